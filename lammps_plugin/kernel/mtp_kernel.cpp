@@ -1,0 +1,315 @@
+#include "mtp_kernel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace seimd {
+
+void MtpKernel::Workspace::reserve(int n, int R, int K, int P) {
+  if (n <= capacity) return;
+  capacity = std::max(n, 2 * capacity);
+  const size_t c = static_cast<size_t>(capacity);
+  order.resize(c);
+  for (auto* v : {&r, &inv_r, &ux, &uy, &uz, &radial_force, &gx, &gy, &gz}) v->resize(c);
+  cheb.resize(c * R);
+  dcheb.resize(c * R);
+  f.resize(c * K);
+  df.resize(c * K);
+  mono.resize(c * P);
+  bar.resize(c * P);
+}
+
+MtpKernel::MtpKernel(MtpModel model) : model_(std::move(model)) {
+  const MtpModel& m = model_;
+  if (!m.is_trained())
+    throw MtpError("potential '" + m.potential_name +
+                   "' is an untrained template (no radial_coeffs/species_coeffs/moment_coeffs)");
+  C_ = m.species_count;
+  K_ = m.radial_funcs_count;
+  R_ = m.radial_basis_size;
+  cutsq_ = m.max_dist * m.max_dist;
+
+  const double scale = m.scaling * (m.has_radial_scaling ? m.radial_scaling : 1.0);
+  radial_.assign(static_cast<size_t>(C_) * C_ * R_ * K_, 0.0);
+  for (int pair = 0; pair < C_ * C_; ++pair)
+    for (int mu = 0; mu < K_; ++mu)
+      for (int xi = 0; xi < R_; ++xi)
+        radial_[(static_cast<size_t>(pair) * R_ + xi) * K_ + mu] =
+            scale * m.radial_coeffs[(static_cast<size_t>(pair) * K_ + mu) * R_ + xi];
+
+  // Monomials: every power triple a basic moment uses, closed under the factor chain
+  // (a,b,c) <- (a-1,b,c) <- ... so each is one multiplication away from its parent.
+  std::map<std::array<int, 3>, int> index;
+  auto chain_parent = [](std::array<int, 3> p, int& axis) {
+    axis = p[0] > 0 ? 0 : (p[1] > 0 ? 1 : 2);
+    --p[axis];
+    return p;
+  };
+  std::vector<std::array<int, 3>> needed{{0, 0, 0}};
+  for (const auto& b : m.alpha_index_basic) {
+    std::array<int, 3> p{b[1], b[2], b[3]};
+    while (p[0] + p[1] + p[2] > 0) {
+      needed.push_back(p);
+      int axis;
+      p = chain_parent(p, axis);
+    }
+  }
+  std::sort(needed.begin(), needed.end(), [](const auto& x, const auto& y) {
+    const int nx = x[0] + x[1] + x[2], ny = y[0] + y[1] + y[2];
+    return nx != ny ? nx < ny : x > y;
+  });
+  needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
+  for (const auto& p : needed) {
+    const int id = static_cast<int>(powers_.size());
+    index[p] = id;
+    powers_.push_back(p);
+    if (id == 0) {
+      parent_.push_back(-1);
+      axis_.push_back(-1);
+    } else {
+      int axis;
+      parent_.push_back(index.at(chain_parent(p, axis)));
+      axis_.push_back(axis);
+    }
+  }
+  P_ = static_cast<int>(powers_.size());
+  for (const auto& b : m.alpha_index_basic) {
+    basic_mu_.push_back(b[0]);
+    basic_mono_.push_back(index.at({b[1], b[2], b[3]}));
+  }
+  for (const auto& t : m.alpha_index_times) {
+    times_i_.push_back(t[0]);
+    times_j_.push_back(t[1]);
+    times_m_.push_back(static_cast<double>(t[2]));
+    times_k_.push_back(t[3]);
+  }
+}
+
+MtpKernel::Workspace MtpKernel::workspace() const {
+  Workspace ws;
+  ws.species_start.assign(C_ + 1, 0);
+  ws.cursor.assign(C_, 0);
+  ws.moments.assign(model_.alpha_moments_count, 0.0);
+  ws.moment_grad.assign(model_.alpha_moments_count, 0.0);
+  ws.reserve(64, R_, K_, P_);
+  return ws;
+}
+
+// Keep the neighbours inside the cutoff, grouped by species (a counting sort), so
+// that the radial coefficients are constant over each group's contiguous range.
+void MtpKernel::load_neighbours(int n, const double* rij, const int* species_j, Workspace& ws) const {
+  ws.reserve(n, R_, K_, P_);
+  std::fill(ws.species_start.begin(), ws.species_start.end(), 0);
+  for (int j = 0; j < n; ++j) {
+    const double* d = rij + 3 * j;
+    const double rsq = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+    if (rsq < cutsq_) {
+      if (species_j[j] < 0 || species_j[j] >= C_)
+        throw MtpError("neighbour species " + std::to_string(species_j[j]) +
+                       " outside the potential's 0.." + std::to_string(C_ - 1));
+      ++ws.species_start[species_j[j] + 1];
+    }
+  }
+  for (int s = 0; s < C_; ++s) ws.species_start[s + 1] += ws.species_start[s];
+  ws.count = ws.species_start[C_];
+  int* cur = ws.cursor.data();
+  for (int s = 0; s < C_; ++s) cur[s] = ws.species_start[s];
+  for (int j = 0; j < n; ++j) {
+    const double* d = rij + 3 * j;
+    const double rsq = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+    if (rsq >= cutsq_) continue;
+    if (rsq == 0.0) throw MtpError("two atoms at the same position (zero neighbour distance)");
+    const int slot = cur[species_j[j]]++;
+    ws.order[slot] = j;
+    const double r = std::sqrt(rsq), inv = 1.0 / r;
+    ws.r[slot] = r;
+    ws.inv_r[slot] = inv;
+    ws.ux[slot] = d[0] * inv;
+    ws.uy[slot] = d[1] * inv;
+    ws.uz[slot] = d[2] * inv;
+  }
+}
+
+void MtpKernel::radial_functions(int species_i, Workspace& ws) const {
+  const int n = ws.count, stride = ws.capacity;
+  const double rmin = model_.min_dist, rcut = model_.max_dist;
+  const double dxdr = 2.0 / (rcut - rmin);
+  double* Q = ws.cheb.data();
+  double* dQ = ws.dcheb.data();
+  // Chebyshev recursion T_n(x) times the smooth cutoff (Rcut - r)^2.
+#pragma omp simd
+  for (int j = 0; j < n; ++j) {
+    const double r = ws.r[j];
+    const double x = (2.0 * r - (rmin + rcut)) / (rcut - rmin);
+    const double d = rcut - r, d2 = d * d;
+    double t0 = 1.0, t1 = x, dt0 = 0.0, dt1 = 1.0;
+    Q[j] = d2;
+    dQ[j] = -2.0 * d;
+    Q[stride + j] = x * d2;
+    dQ[stride + j] = dxdr * d2 - 2.0 * x * d;
+    for (int xi = 2; xi < R_; ++xi) {
+      const double t2 = 2.0 * x * t1 - t0;
+      const double dt2 = 2.0 * t1 + 2.0 * x * dt1 - dt0;
+      Q[xi * stride + j] = t2 * d2;
+      dQ[xi * stride + j] = dt2 * dxdr * d2 - 2.0 * t2 * d;
+      t0 = t1;
+      t1 = t2;
+      dt0 = dt1;
+      dt1 = dt2;
+    }
+  }
+  double* f = ws.f.data();
+  double* df = ws.df.data();
+  for (int s = 0; s < C_; ++s) {
+    const int j0 = ws.species_start[s], j1 = ws.species_start[s + 1];
+    if (j0 == j1) continue;
+    const double* c = &radial_[(static_cast<size_t>(species_i) * C_ + s) * R_ * K_];
+    for (int mu = 0; mu < K_; ++mu) {
+      double* fm = f + mu * stride;
+      double* dfm = df + mu * stride;
+#pragma omp simd
+      for (int j = j0; j < j1; ++j) {
+        fm[j] = 0.0;
+        dfm[j] = 0.0;
+      }
+      for (int xi = 0; xi < R_; ++xi) {
+        const double cx = c[xi * K_ + mu];
+        const double* q = Q + xi * stride;
+        const double* dq = dQ + xi * stride;
+#pragma omp simd
+        for (int j = j0; j < j1; ++j) {
+          fm[j] += cx * q[j];
+          dfm[j] += cx * dq[j];
+        }
+      }
+    }
+  }
+}
+
+void MtpKernel::monomials(Workspace& ws) const {
+  const int n = ws.count, stride = ws.capacity;
+  double* mono = ws.mono.data();
+  const double* u[3] = {ws.ux.data(), ws.uy.data(), ws.uz.data()};
+#pragma omp simd
+  for (int j = 0; j < n; ++j) mono[j] = 1.0;
+  for (int p = 1; p < P_; ++p) {
+    const double* parent = mono + parent_[p] * stride;
+    const double* ua = u[axis_[p]];
+    double* out = mono + p * stride;
+#pragma omp simd
+    for (int j = 0; j < n; ++j) out[j] = parent[j] * ua[j];
+  }
+}
+
+double MtpKernel::energy_from_moments(int species_i, Workspace& ws) const {
+  const int n = ws.count, stride = ws.capacity;
+  double* mom = ws.moments.data();
+  std::fill(ws.moments.begin(), ws.moments.end(), 0.0);
+  const int nb = static_cast<int>(basic_mu_.size());
+  for (int b = 0; b < nb; ++b) {
+    const double* fm = ws.f.data() + basic_mu_[b] * stride;
+    const double* m = ws.mono.data() + basic_mono_[b] * stride;
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < n; ++j) sum += fm[j] * m[j];
+    mom[b] = sum;
+  }
+  const int nt = static_cast<int>(times_k_.size());
+  for (int t = 0; t < nt; ++t) mom[times_k_[t]] += times_m_[t] * mom[times_i_[t]] * mom[times_j_[t]];
+  double energy = model_.species_coeffs[species_i];
+  const auto& map = model_.alpha_moment_mapping;
+  for (size_t s = 0; s < map.size(); ++s) energy += model_.moment_coeffs[s] * mom[map[s]];
+  return energy;
+}
+
+// dV/dmom for every moment slot: seed the basis functions with their coefficients,
+// then walk the times list backwards (reverse-mode differentiation).
+void MtpKernel::backpropagate(Workspace& ws) const {
+  double* g = ws.moment_grad.data();
+  const double* mom = ws.moments.data();
+  std::fill(ws.moment_grad.begin(), ws.moment_grad.end(), 0.0);
+  const auto& map = model_.alpha_moment_mapping;
+  for (size_t s = 0; s < map.size(); ++s) g[map[s]] += model_.moment_coeffs[s];
+  for (int t = static_cast<int>(times_k_.size()) - 1; t >= 0; --t) {
+    const double gk = g[times_k_[t]] * times_m_[t];
+    if (gk == 0.0) continue;
+    g[times_i_[t]] += gk * mom[times_j_[t]];
+    g[times_j_[t]] += gk * mom[times_i_[t]];
+  }
+}
+
+// dV/dr_j = A_j u_j + (g_j - (u_j.g_j) u_j) / r_j with A_j = sum_b G_b f'_mu(b) m_b(u_j)
+// and g_j = grad_u sum_b G_b f_mu(b) m_b(u_j), the latter by a reverse sweep over the
+// monomial recurrence.
+void MtpKernel::neighbour_gradients(Workspace& ws, int n_all, double* grad) const {
+  const int n = ws.count, stride = ws.capacity;
+  double* bar = ws.bar.data();
+  double* A = ws.radial_force.data();
+  std::fill(bar, bar + static_cast<size_t>(P_) * stride, 0.0);
+  std::fill(A, A + n, 0.0);
+  const double* G = ws.moment_grad.data();
+  const int nb = static_cast<int>(basic_mu_.size());
+  for (int b = 0; b < nb; ++b) {
+    const double gb = G[b];
+    if (gb == 0.0) continue;
+    const double* fm = ws.f.data() + basic_mu_[b] * stride;
+    const double* dfm = ws.df.data() + basic_mu_[b] * stride;
+    const double* m = ws.mono.data() + basic_mono_[b] * stride;
+    double* bp = bar + basic_mono_[b] * stride;
+#pragma omp simd
+    for (int j = 0; j < n; ++j) {
+      bp[j] += gb * fm[j];
+      A[j] += gb * dfm[j] * m[j];
+    }
+  }
+  double* gu[3] = {ws.gx.data(), ws.gy.data(), ws.gz.data()};
+  for (int a = 0; a < 3; ++a) std::fill(gu[a], gu[a] + n, 0.0);
+  const double* u[3] = {ws.ux.data(), ws.uy.data(), ws.uz.data()};
+  const double* mono = ws.mono.data();
+  for (int p = P_ - 1; p >= 1; --p) {
+    const int a = axis_[p];
+    const double* bp = bar + p * stride;
+    double* bpar = bar + parent_[p] * stride;
+    const double* mpar = mono + parent_[p] * stride;
+    double* g = gu[a];
+    const double* ua = u[a];
+#pragma omp simd
+    for (int j = 0; j < n; ++j) {
+      g[j] += bp[j] * mpar[j];
+      bpar[j] += bp[j] * ua[j];
+    }
+  }
+  std::fill(grad, grad + 3 * static_cast<size_t>(n_all), 0.0);
+  for (int j = 0; j < n; ++j) {
+    const double x = u[0][j], y = u[1][j], z = u[2][j];
+    const double gx = gu[0][j], gy = gu[1][j], gz = gu[2][j];
+    const double radial = gx * x + gy * y + gz * z;
+    const double inv = ws.inv_r[j];
+    double* out = grad + 3 * static_cast<size_t>(ws.order[j]);
+    out[0] = A[j] * x + (gx - radial * x) * inv;
+    out[1] = A[j] * y + (gy - radial * y) * inv;
+    out[2] = A[j] * z + (gz - radial * z) * inv;
+  }
+}
+
+double MtpKernel::site_energy(int species_i, int n, const double* rij, const int* species_j,
+                              double* grad, Workspace& ws) const {
+  if (species_i < 0 || species_i >= C_)
+    throw MtpError("central species " + std::to_string(species_i) + " outside the potential's 0.." +
+                   std::to_string(C_ - 1));
+  if (static_cast<int>(ws.species_start.size()) != C_ + 1 ||
+      static_cast<int>(ws.moments.size()) != model_.alpha_moments_count)
+    throw MtpError("workspace was made for a different potential");
+  load_neighbours(n, rij, species_j, ws);
+  radial_functions(species_i, ws);
+  monomials(ws);
+  const double energy = energy_from_moments(species_i, ws);
+  if (grad != nullptr) {
+    backpropagate(ws);
+    neighbour_gradients(ws, n, grad);
+  }
+  return energy;
+}
+
+}  // namespace seimd
