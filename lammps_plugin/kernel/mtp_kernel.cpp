@@ -6,14 +6,12 @@
 
 namespace seimd {
 
-void MtpKernel::Workspace::reserve(int n, int R, int K, int P) {
+void MtpKernel::Workspace::reserve(int n, int K, int P) {
   if (n <= capacity) return;
   capacity = std::max(n, 2 * capacity);
   const size_t c = static_cast<size_t>(capacity);
   order.resize(c);
   for (auto* v : {&r, &inv_r, &ux, &uy, &uz, &radial_force, &gx, &gy, &gz}) v->resize(c);
-  cheb.resize(c * R);
-  dcheb.resize(c * R);
   f.resize(c * K);
   df.resize(c * K);
   mono.resize(c * P);
@@ -92,14 +90,14 @@ MtpKernel::Workspace MtpKernel::workspace() const {
   ws.cursor.assign(C_, 0);
   ws.moments.assign(model_.alpha_moments_count, 0.0);
   ws.moment_grad.assign(model_.alpha_moments_count, 0.0);
-  ws.reserve(64, R_, K_, P_);
+  ws.reserve(64, K_, P_);
   return ws;
 }
 
 // Keep the neighbours inside the cutoff, grouped by species (a counting sort), so
 // that the radial coefficients are constant over each group's contiguous range.
 void MtpKernel::load_neighbours(int n, const double* rij, const int* species_j, Workspace& ws) const {
-  ws.reserve(n, R_, K_, P_);
+  ws.reserve(n, K_, P_);
   std::fill(ws.species_start.begin(), ws.species_start.end(), 0);
   for (int j = 0; j < n; ++j) {
     const double* d = rij + 3 * j;
@@ -131,59 +129,52 @@ void MtpKernel::load_neighbours(int n, const double* rij, const int* species_j, 
   }
 }
 
-void MtpKernel::radial_functions(int species_i, Workspace& ws) const {
-  const int n = ws.count, stride = ws.capacity;
-  const double rmin = model_.min_dist, rcut = model_.max_dist;
-  const double dxdr = 2.0 / (rcut - rmin);
-  double* Q = ws.cheb.data();
-  double* dQ = ws.dcheb.data();
-  // Chebyshev recursion T_n(x) times the smooth cutoff (Rcut - r)^2.
+namespace {
+
+// f_mu(r_j) = sum_xi c[xi][mu] T_xi(x_j) (Rcut - r_j)^2 and df_mu/dr for the neighbours
+// j0..j1 (one species, so c is constant). The Chebyshev recursion runs in registers,
+// vectorised over neighbours; with R a compile-time constant (R = 8 in every MLIP
+// template) it unrolls completely. R = 0 selects the run-time-R variant.
+template <int RC>
+void radial_run(int R, int K, const double* c, const double* r, int j0, int j1, double rmin,
+                double rcut, double* f, double* df, int stride) {
+  if (RC != 0) R = RC;
+  const double scale_x = 2.0 / (rcut - rmin), shift_x = (rmin + rcut) / (rcut - rmin);
+  for (int mu = 0; mu < K; ++mu) {
+    double* fm = f + mu * stride;
+    double* dfm = df + mu * stride;
 #pragma omp simd
-  for (int j = 0; j < n; ++j) {
-    const double r = ws.r[j];
-    const double x = (2.0 * r - (rmin + rcut)) / (rcut - rmin);
-    const double d = rcut - r, d2 = d * d;
-    double t0 = 1.0, t1 = x, dt0 = 0.0, dt1 = 1.0;
-    Q[j] = d2;
-    dQ[j] = -2.0 * d;
-    Q[stride + j] = x * d2;
-    dQ[stride + j] = dxdr * d2 - 2.0 * x * d;
-    for (int xi = 2; xi < R_; ++xi) {
-      const double t2 = 2.0 * x * t1 - t0;
-      const double dt2 = 2.0 * t1 + 2.0 * x * dt1 - dt0;
-      Q[xi * stride + j] = t2 * d2;
-      dQ[xi * stride + j] = dt2 * dxdr * d2 - 2.0 * t2 * d;
-      t0 = t1;
-      t1 = t2;
-      dt0 = dt1;
-      dt1 = dt2;
+    for (int j = j0; j < j1; ++j) {
+      const double x = scale_x * r[j] - shift_x;
+      const double d = rcut - r[j], d2 = d * d;
+      double t0 = 1.0, t1 = x, dt0 = 0.0, dt1 = 1.0;
+      double sum = c[mu] + c[K + mu] * x, dsum = c[K + mu];
+      for (int xi = 2; xi < R; ++xi) {
+        const double t2 = 2.0 * x * t1 - t0;
+        const double dt2 = 2.0 * t1 + 2.0 * x * dt1 - dt0;
+        sum += c[xi * K + mu] * t2;
+        dsum += c[xi * K + mu] * dt2;
+        t0 = t1;
+        t1 = t2;
+        dt0 = dt1;
+        dt1 = dt2;
+      }
+      fm[j] = sum * d2;
+      dfm[j] = dsum * scale_x * d2 - 2.0 * d * sum;
     }
   }
-  double* f = ws.f.data();
-  double* df = ws.df.data();
+}
+
+}  // namespace
+
+void MtpKernel::radial_functions(int species_i, Workspace& ws) const {
   for (int s = 0; s < C_; ++s) {
     const int j0 = ws.species_start[s], j1 = ws.species_start[s + 1];
     if (j0 == j1) continue;
     const double* c = &radial_[(static_cast<size_t>(species_i) * C_ + s) * R_ * K_];
-    for (int mu = 0; mu < K_; ++mu) {
-      double* fm = f + mu * stride;
-      double* dfm = df + mu * stride;
-#pragma omp simd
-      for (int j = j0; j < j1; ++j) {
-        fm[j] = 0.0;
-        dfm[j] = 0.0;
-      }
-      for (int xi = 0; xi < R_; ++xi) {
-        const double cx = c[xi * K_ + mu];
-        const double* q = Q + xi * stride;
-        const double* dq = dQ + xi * stride;
-#pragma omp simd
-        for (int j = j0; j < j1; ++j) {
-          fm[j] += cx * q[j];
-          dfm[j] += cx * dq[j];
-        }
-      }
-    }
+    auto run = R_ == 8 ? &radial_run<8> : &radial_run<0>;
+    run(R_, K_, c, ws.r.data(), j0, j1, model_.min_dist, model_.max_dist, ws.f.data(),
+        ws.df.data(), ws.capacity);
   }
 }
 
@@ -246,7 +237,7 @@ void MtpKernel::neighbour_gradients(Workspace& ws, int n_all, double* grad) cons
   const int n = ws.count, stride = ws.capacity;
   double* bar = ws.bar.data();
   double* A = ws.radial_force.data();
-  std::fill(bar, bar + static_cast<size_t>(P_) * stride, 0.0);
+  for (int p = 0; p < P_; ++p) std::fill(bar + p * stride, bar + p * stride + n, 0.0);
   std::fill(A, A + n, 0.0);
   const double* G = ws.moment_grad.data();
   const int nb = static_cast<int>(basic_mu_.size());
@@ -280,7 +271,7 @@ void MtpKernel::neighbour_gradients(Workspace& ws, int n_all, double* grad) cons
       bpar[j] += bp[j] * ua[j];
     }
   }
-  std::fill(grad, grad + 3 * static_cast<size_t>(n_all), 0.0);
+  if (n < n_all) std::fill(grad, grad + 3 * static_cast<size_t>(n_all), 0.0);  // ignored ones stay 0
   for (int j = 0; j < n; ++j) {
     const double x = u[0][j], y = u[1][j], z = u[2][j];
     const double gx = gu[0][j], gy = gu[1][j], gz = gu[2][j];

@@ -33,13 +33,12 @@ class MtpKernel {
     std::vector<int> species_start;        // first compacted neighbour of each species (C + 1)
     std::vector<int> cursor;               // C: next free slot of each species while sorting
     std::vector<double> r, inv_r, ux, uy, uz;
-    std::vector<double> cheb, dcheb;       // R x n: Q_xi(r_j) and dQ_xi/dr
     std::vector<double> f, df;             // K x n: radial functions and their r-derivatives
     std::vector<double> mono, bar;         // P x n: monomials u^abc and their adjoints
     std::vector<double> radial_force;      // n: sum_b G_b f'_mu(b) m_b
     std::vector<double> gx, gy, gz;        // n: gradient of sum_b G_b f_mu(b) m_b over u
     std::vector<double> moments, moment_grad;  // alpha_moments_count
-    void reserve(int n, int R, int K, int P);
+    void reserve(int n, int K, int P);
   };
 
   explicit MtpKernel(MtpModel model);

@@ -1,0 +1,1 @@
+"""File formats: MLIP ``.cfg`` configurations (:mod:`seimd.io.cfg`)."""

@@ -1,0 +1,88 @@
+"""ASE calculator on the C++ MTP kernel, the same code that `pair_style mtp` runs.
+
+Units: energy eV, forces eV/Angstrom, stress eV/Angstrom^3 (ASE Voigt order
+xx yy zz yz xz xy, positive = tensile). The virial in the MLIP convention
+(``W_ab = -sum (dV_i/dr_ij)_a (r_ij)_b``, what a ``.cfg`` stores as PlusStress, eV)
+is in ``calc.results['virial']``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+
+from .. import _kernel
+from .model import MTP
+from .reference import TypeMap, neighbour_pairs, resolve_types
+
+__all__ = ["MTPCalculator", "load_kernel", "evaluate"]
+
+
+def load_kernel(potential: MTP | str | os.PathLike) -> "_kernel.Kernel":
+    """A C++ kernel for a potential given as a file path or an :class:`MTP`."""
+    if isinstance(potential, MTP):
+        model = _kernel.Model.parse(potential.to_text(), potential.potential_name or "<MTP>")
+    else:
+        model = _kernel.Model.read(str(Path(potential)))
+    return _kernel.Kernel(model)
+
+
+def evaluate(kernel: "_kernel.Kernel", atoms: Atoms, species: np.ndarray,
+             threads: int = 0) -> dict:
+    """Site energies (eV), forces (eV/A), virial (3x3, eV) and per-atom virials of `atoms`."""
+    nb = neighbour_pairs(atoms, kernel.cutoff)
+    order = np.argsort(nb.i, kind="stable")
+    centres = nb.i[order]
+    offsets = np.zeros(len(atoms) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(centres, minlength=len(atoms)), out=offsets[1:])
+    return kernel.compute(
+        np.ascontiguousarray(species, dtype=np.int32),
+        offsets,
+        np.ascontiguousarray(nb.j[order], dtype=np.int32),
+        np.ascontiguousarray(nb.vectors[order], dtype=np.float64),
+        threads,
+    )
+
+
+class MTPCalculator(Calculator):
+    """Energy, forces, stress and site energies of an MTP, computed by seimd's C++ kernel.
+
+    Species of the atoms come from ``atoms.arrays['mtp_type']`` when present, else from
+    their chemical symbols through ``type_map`` (dict symbol -> species or a list of
+    symbols), else through the elements the potential file declares.
+    ``threads`` = OpenMP threads (0: OMP_NUM_THREADS or all cores).
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+
+    def __init__(self, potential: MTP | str | os.PathLike, type_map: TypeMap | None = None,
+                 threads: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.kernel = load_kernel(potential)
+        self.type_map = type_map
+        self.threads = threads
+
+    def calculate(self, atoms: Atoms | None = None, properties=("energy",),
+                  system_changes=all_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        model = self.kernel.model
+        species = resolve_types(atoms, model.species_count, self.type_map,
+                                model.elements or None)
+        out = evaluate(self.kernel, atoms, species, self.threads)
+        energies = out["site_energies"]
+        virial = out["virial"]
+        self.results = {
+            "energies": energies,
+            "energy": float(energies.sum()),
+            "free_energy": float(energies.sum()),
+            "forces": out["forces"],
+            "virial": virial,
+        }
+        if atoms.cell.rank == 3 and all(atoms.pbc):
+            stress = -0.5 * (virial + virial.T) / atoms.get_volume()
+            self.results["stress"] = stress.flat[[0, 4, 8, 5, 2, 1]].copy()

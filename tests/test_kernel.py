@@ -1,0 +1,162 @@
+"""The C++ kernel (through its Python bindings) against the independent NumPy evaluator
+and against finite differences of its own energy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import random_potential
+from seimd import _kernel
+from seimd.mtp.calculator import MTPCalculator, load_kernel
+from seimd.mtp.model import MTP
+from seimd.mtp.reference import ReferenceCalculator
+from structures_for_tests import li_slab_cluster, primitive_bcc, tiny_bcc, triclinic_lpsc
+
+GEOMETRIES = {
+    "triclinic-lpsc": triclinic_lpsc,
+    "tiny-bcc": tiny_bcc,
+    "primitive-bcc": lambda rng, species=1: primitive_bcc(rng),
+    "cluster": lambda rng, species=1: li_slab_cluster(rng),
+}
+
+
+def relative_gap(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b)) / max(1.0, np.max(np.abs(b))))
+
+
+# Every species count on the multi-species triclinic cell; the tiny and free cells with one.
+CASES = [(level, species, "triclinic-lpsc") for level in (8, 16) for species in (1, 2, 3, 4)]
+CASES += [(level, 1, geometry) for level in (8, 16) for geometry in GEOMETRIES
+          if geometry != "triclinic-lpsc"]
+
+
+@pytest.mark.parametrize("level, species, geometry", CASES)
+def test_cpp_matches_numpy_reference(level, species, geometry, rng):
+    mtp = random_potential(level, species, seed=level * 10 + species)
+    atoms = GEOMETRIES[geometry](rng, species)
+    fast = atoms.copy()
+    fast.calc = MTPCalculator(mtp, threads=1)
+    ref = atoms.copy()
+    ref.calc = ReferenceCalculator(mtp)
+    e_fast, e_ref = fast.get_potential_energy(), ref.get_potential_energy()
+    assert abs(e_fast - e_ref) <= 1e-10 * max(1.0, abs(e_ref))
+    assert relative_gap(fast.get_potential_energies(), ref.get_potential_energies()) <= 1e-10
+    assert relative_gap(fast.get_forces(), ref.get_forces()) <= 1e-10
+    if all(atoms.pbc):
+        assert relative_gap(fast.get_stress(), ref.get_stress()) <= 1e-10
+    # The potential does something: forces of order 0.01-10 eV/A.
+    assert 1e-3 < np.abs(ref.get_forces()).max() < 100
+
+
+@pytest.mark.parametrize("level", [8, 16])
+def test_cpp_forces_and_stress_are_energy_derivatives(level, rng):
+    mtp = random_potential(level, 3, seed=7)
+    atoms = triclinic_lpsc(rng, 3)
+    atoms.calc = MTPCalculator(mtp, threads=1)
+    forces, stress = atoms.get_forces(), atoms.get_stress(voigt=False)
+    h = 1e-5
+    for atom, axis in [(0, 0), (5, 1), (17, 2), (40, 0), (51, 2)]:
+        energies = []
+        for sign in (1, -1):
+            moved = atoms.copy()
+            moved.calc = atoms.calc
+            moved.positions[atom, axis] += sign * h
+            energies.append(moved.get_potential_energy())
+        numeric = -(energies[0] - energies[1]) / (2 * h)
+        assert abs(numeric - forces[atom, axis]) < 1e-6 * max(1.0, abs(forces[atom, axis]))
+    volume = atoms.get_volume()
+    for a, b in [(0, 0), (1, 2), (2, 0), (1, 1)]:
+        energies = []
+        for sign in (1, -1):
+            strain = np.eye(3)
+            strain[a, b] += sign * h
+            moved = atoms.copy()
+            moved.calc = atoms.calc
+            moved.set_cell(atoms.cell.array @ strain.T, scale_atoms=True)
+            energies.append(moved.get_potential_energy())
+        numeric = (energies[0] - energies[1]) / (2 * h) / volume
+        assert abs(numeric - stress[a, b]) < 1e-6 * max(1e-2, abs(stress[a, b]))
+
+
+def test_sample_potential_reproduces_its_labels(sample_mtp_path, sample_cfg_path):
+    """The trained sample potential on its own training-like data: a physical sanity check."""
+    from seimd.io.cfg import read_cfg, to_atoms
+
+    calc = MTPCalculator(sample_mtp_path, type_map=["Li", "P", "S", "Cl"], threads=1)
+    errors = []
+    for cfg in read_cfg(sample_cfg_path):
+        atoms = to_atoms(cfg, symbols=["Li", "P", "S", "Cl"])
+        ref_energy = atoms.get_potential_energy()
+        atoms.calc = calc
+        errors.append((atoms.get_potential_energy() - ref_energy) / len(atoms))
+    assert np.sqrt(np.mean(np.square(errors))) < 0.05  # eV/atom
+
+
+def test_cpp_and_python_parsers_agree(sample_mtp_path):
+    cpp = _kernel.Model.read(str(sample_mtp_path))
+    py = MTP.read(sample_mtp_path)
+    assert cpp.species_count == py.species_count
+    assert np.array_equal(np.array(cpp.radial_coeffs), py.radial_coeffs.ravel())
+    assert np.array_equal(np.array(cpp.moment_coeffs), py.moment_coeffs)
+    assert np.array_equal(np.array(cpp.alpha_index_times), py.alpha_index_times)
+    assert cpp.scaling == py.scaling
+    assert cpp.parameter_count == py.n_parameters
+
+
+def test_crlf_file_gives_identical_results(sample_mtp_path, tmp_path, rng):
+    crlf = tmp_path / "crlf.mtp"
+    crlf.write_bytes(sample_mtp_path.read_bytes().replace(b"\n", b"\r\n"))
+    atoms = triclinic_lpsc(rng, 4)
+    e = []
+    for path in (sample_mtp_path, crlf):
+        atoms.calc = MTPCalculator(path, type_map=["Li", "P", "S", "Cl"])
+        e.append(atoms.get_potential_energy())
+    assert e[0] == e[1]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("MTP\nversion = 1.0.0\n", "version = 1.1.0"),
+    ("NOT AN MTP\n", "first line"),
+])
+def test_cpp_parser_errors(text, message):
+    with pytest.raises(ValueError, match=message):
+        _kernel.Model.parse(text, "bad.mtp")
+
+
+def test_cpp_parser_names_unknown_key_and_line(sample_mtp_path):
+    lines = sample_mtp_path.read_text().splitlines()
+    lines.insert(3, "frobnicate = 3")
+    with pytest.raises(ValueError, match=r"bad\.mtp:4: unknown key 'frobnicate'"):
+        _kernel.Model.parse("\n".join(lines), "bad.mtp")
+
+
+def test_untrained_template_is_refused_by_kernel(tmp_path):
+    from seimd.mtp.basis import basis_to_mtp_text, generate_basis
+
+    text = basis_to_mtp_text(generate_basis(8), species_count=2, min_dist=1.5, max_dist=5.0,
+                             radial_basis_size=8, name="untrained")
+    model = _kernel.Model.parse(text, "untrained.mtp")
+    assert not model.is_trained
+    with pytest.raises(ValueError, match="untrained"):
+        _kernel.Kernel(model)
+
+
+def test_threads_give_same_result(rng):
+    mtp = random_potential(16, 4, seed=3)
+    atoms = triclinic_lpsc(rng, 4).repeat((2, 1, 1))
+    kernel_results = []
+    for threads in (1, 2):
+        atoms.calc = MTPCalculator(mtp, threads=threads)
+        kernel_results.append((atoms.get_potential_energy(), atoms.get_forces().copy()))
+    assert abs(kernel_results[0][0] - kernel_results[1][0]) < 1e-11 * abs(kernel_results[0][0])
+    assert np.allclose(kernel_results[0][1], kernel_results[1][1], rtol=0, atol=1e-12)
+
+
+def test_load_kernel_from_path_and_object_agree(sample_mtp_path):
+    a = load_kernel(sample_mtp_path)
+    b = load_kernel(MTP.read(sample_mtp_path))
+    rij = np.array([[2.0, 0.1, 0.3], [-1.0, 2.2, 0.0], [0.0, 0.0, -3.1]])
+    sp = np.array([0, 2, 3], dtype=np.int32)
+    assert a.site_energy(1, rij, sp)[0] == b.site_energy(1, rij, sp)[0]
