@@ -1,0 +1,120 @@
+"""The `seimd` command line.
+
+    seimd info POTENTIAL.mtp             what a potential file holds
+    seimd basis LEVEL -o untrained.mtp   write the untrained MTP basis of a level (02..28)
+    seimd evaluate POTENTIAL.mtp DATA.cfg   energy/force/stress errors against labelled data
+
+Units: eV, Angstrom, eV/Angstrom; stresses in GPa in printed reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EV_PER_A3_IN_GPA = 160.21766208
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .mtp.model import MTP
+
+    mtp = MTP.read(args.potential)
+    print(f"file            {args.potential}")
+    print(f"name            {mtp.potential_name or '-'}")
+    print(f"trained         {'yes' if mtp.is_trained else 'no (untrained template)'}")
+    print(f"species         {mtp.species_count}"
+          + (f"  elements {' '.join(mtp.elements)}" if mtp.elements else "  (no element names)"))
+    print(f"radial basis    {mtp.radial_basis_type}, R = {mtp.radial_basis_size}, "
+          f"K = {mtp.radial_funcs_count}, {mtp.min_dist:g} .. {mtp.max_dist:g} A")
+    print(f"cutoff          {mtp.cutoff:g} A")
+    print(f"moments         {mtp.alpha_moments_count} ({mtp.alpha_index_basic_count} basic, "
+          f"{mtp.alpha_index_times_count} products)")
+    print(f"basis functions {mtp.alpha_scalar_moments}")
+    print(f"parameters      {mtp.n_parameters}")
+    return 0
+
+
+def _basis(args: argparse.Namespace) -> int:
+    from .mtp.basis import basis_to_mtp_text, generate_basis
+
+    if not 2 <= args.level <= 28:
+        raise SystemExit(f"seimd basis: level must be 2..28, got {args.level}")
+    basis = generate_basis(args.level)
+    text = basis_to_mtp_text(basis, species_count=args.species, min_dist=args.min_dist,
+                             max_dist=args.max_dist, radial_basis_size=args.radial_basis_size,
+                             name=f"level{args.level:02d}")
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}: level {args.level}, {len(basis['alpha_moment_mapping'])} "
+              f"basis functions, {basis['alpha_moments_count']} moments")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .io.cfg import read_cfg, to_atoms
+    from .mtp.calculator import MTPCalculator
+
+    calc = MTPCalculator(args.potential, threads=args.threads)
+    de, df, ds = [], [], []
+    for cfg in read_cfg(args.data):
+        atoms = to_atoms(cfg)
+        labels = atoms.calc
+        atoms.calc = calc
+        if cfg.energy is not None:
+            de.append((atoms.get_potential_energy() - labels.results["energy"]) / len(atoms))
+        if cfg.forces is not None:
+            df.append((atoms.get_forces() - labels.results["forces"]).ravel())
+        if cfg.plus_stress is not None and "stress" in labels.results:
+            ds.append((atoms.get_stress() - labels.results["stress"]) * EV_PER_A3_IN_GPA)
+    print(f"{args.data}: {len(read_cfg(args.data))} configurations")
+    if de:
+        print(f"energy RMSE {1000 * np.sqrt(np.mean(np.square(de))):.3f} meV/atom")
+    if df:
+        print(f"force  RMSE {np.sqrt(np.mean(np.square(np.concatenate(df)))):.4f} eV/A")
+    if ds:
+        print(f"stress RMSE {np.sqrt(np.mean(np.square(ds))):.4f} GPa")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seimd",
+        description="SEI growth with Moment Tensor Potentials: potential files, bases, checks.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="LAMMPS runs use `lmp -in FILE` with `pair_style mtp` (see README.md).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="summarise an .mtp potential file")
+    p.add_argument("potential", help="MLIP-2 .mtp file")
+    p.set_defaults(func=_info)
+
+    p = sub.add_parser("basis", help="write the untrained MTP basis of a level")
+    p.add_argument("level", type=int, help="MTP level, 2..28 (the paper uses 8)")
+    p.add_argument("-o", "--output", default="-", help="output .mtp file (default: stdout)")
+    p.add_argument("--species", type=int, default=1, help="number of species (default 1)")
+    p.add_argument("--min-dist", type=float, default=1.5, help="inner edge of the radial basis, A")
+    p.add_argument("--max-dist", type=float, default=5.0, help="cutoff radius, A (default 5)")
+    p.add_argument("--radial-basis-size", type=int, default=8, help="Chebyshev terms R (default 8)")
+    p.set_defaults(func=_basis)
+
+    p = sub.add_parser("evaluate", help="errors of a potential on labelled .cfg data")
+    p.add_argument("potential", help="trained .mtp file")
+    p.add_argument("data", help="labelled MLIP-2 .cfg file")
+    p.add_argument("--threads", type=int, default=0, help="OpenMP threads (0: all)")
+    p.set_defaults(func=_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
