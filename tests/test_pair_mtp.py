@@ -176,9 +176,10 @@ def lammps_error(tmp_path, lines: str) -> str:
         lmp.close()
 
 
-def small_box(types: int = 2, units: str = "metal") -> str:
+def small_box(types: int = 2, units: str = "metal", newton: str = "on") -> str:
     return f"""
 units {units}
+newton {newton} on
 atom_style atomic
 region box block 0 10 0 10 0 10
 create_box {types} box
@@ -194,12 +195,12 @@ mass * 7.0
     ("pair_style mtp {sample}\npair_coeff * * 0", "one species per atom type \\(2 types\\), got 1"),
     ("pair_style mtp {sample}\npair_coeff * * 0 7", "species index 7 for atom type 2 is outside 0..3"),
     ("pair_style mtp {sample}\npair_coeff * * Li S", "'Li' for atom type 1 is not a species index"),
-    ("pair_style mtp {sample}\npair_coeff 1 1 0 1", "must start with '\\* \\*'"),
+    ("pair_style mtp {sample}\npair_coeff 1 1 0 1", "must start with \\* \\* for pair style mtp"),
     ("pair_style mtp {elements}\npair_coeff * * Li Fe", "element 'Fe' for atom type 2 is not in the potential's elements Li P S Cl"),
-    ("pair_style mtp {malformed}", "malformed.mtp:4: unknown key 'colour'"),
+    ("pair_style mtp {malformed}", "malformed.mtp:6: unknown key 'colour'"),
     ("pair_style mtp {truncated}", "radial_coeffs ends"),
     ("pair_style mtp {untrained}", "untrained template"),
-    ("newton on off\npair_style mtp {sample}\npair_coeff * * 0 1\nrun 0", "requires newton pair on"),
+    ("pair_style mtp {sample}\npair_coeff * * 0 1\nrun 0", "requires newton pair on"),
 ])
 def test_bad_input_gives_clear_error(setup, message, sample_mtp_path, tmp_path):
     from seimd.mtp.basis import basis_to_mtp_text, generate_basis
@@ -211,7 +212,7 @@ def test_bad_input_gives_clear_error(setup, message, sample_mtp_path, tmp_path):
         generate_basis(8), species_count=2, min_dist=1.5, max_dist=5.0, radial_basis_size=8,
         name="untrained"))
     MTP.read(sample_mtp_path).with_elements(ELEMENTS).write(tmp_path / "elements.mtp")
-    lines = small_box() + setup.format(sample=sample_mtp_path, elements=tmp_path / "elements.mtp",
+    lines = small_box(newton="off" if "newton" in message else "on") + setup.format(sample=sample_mtp_path, elements=tmp_path / "elements.mtp",
                                        malformed=tmp_path / "malformed.mtp",
                                        truncated=tmp_path / "truncated.mtp",
                                        untrained=tmp_path / "untrained.mtp")
@@ -229,3 +230,23 @@ def test_plugin_is_autoloaded_by_lmp(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout
     assert "pair style plugin mtp" in proc.stdout
+
+
+def test_cutoff_longer_than_ghost_region_allows(sample_mtp_path, tmp_path):
+    """With `comm_style tiled` the ghost cutoff may not exceed the box: a clear error, not
+    silently missing neighbours. (With the default brick comm, periodic images of any
+    depth are made, which the small-cell tests rely on.)"""
+    err = lammps_error(tmp_path, f"""
+units metal
+atom_style atomic
+comm_style tiled
+lattice bcc 3.43
+region box block 0 1 0 1 0 1
+create_box 1 box
+create_atoms 1 box
+mass 1 6.94
+pair_style mtp {sample_mtp_path}
+pair_coeff * * 0
+run 0
+""")
+    assert "cannot exceed periodic box length" in err
