@@ -85,12 +85,7 @@ MtpKernel::MtpKernel(MtpModel model) : model_(std::move(model)) {
     basic_mu_.push_back(b[0]);
     basic_mono_.push_back(index.at({b[1], b[2], b[3]}));
   }
-  for (const auto& t : m.alpha_index_times) {
-    times_i_.push_back(t[0]);
-    times_j_.push_back(t[1]);
-    times_m_.push_back(static_cast<double>(t[2]));
-    times_k_.push_back(t[3]);
-  }
+  for (const auto& t : m.alpha_index_times) times_.push_back({t[0], t[1], t[3], static_cast<double>(t[2])});
 }
 
 MtpKernel::Workspace MtpKernel::workspace() const {
@@ -219,8 +214,7 @@ double MtpKernel::energy_from_moments(int species_i, Workspace& ws) const {
     for (int j = 0; j < n; ++j) sum += fm[j] * m[j];
     mom[b] = sum;
   }
-  const int nt = static_cast<int>(times_k_.size());
-  for (int t = 0; t < nt; ++t) mom[times_k_[t]] += times_m_[t] * mom[times_i_[t]] * mom[times_j_[t]];
+  for (const Product& t : times_) mom[t.k] += t.m * mom[t.i] * mom[t.j];
   double energy = model_.species_coeffs[species_i];
   const auto& map = model_.alpha_moment_mapping;
   for (size_t s = 0; s < map.size(); ++s) energy += model_.moment_coeffs[s] * mom[map[s]];
@@ -229,17 +223,17 @@ double MtpKernel::energy_from_moments(int species_i, Workspace& ws) const {
 
 // dV/dmom for every moment slot: seed the basis functions with their coefficients,
 // then walk the times list backwards (reverse-mode differentiation).
+SEIMD_HOT
 void MtpKernel::backpropagate(Workspace& ws) const {
   double* g = ws.moment_grad.data();
   const double* mom = ws.moments.data();
   std::fill(ws.moment_grad.begin(), ws.moment_grad.end(), 0.0);
   const auto& map = model_.alpha_moment_mapping;
   for (size_t s = 0; s < map.size(); ++s) g[map[s]] += model_.moment_coeffs[s];
-  for (int t = static_cast<int>(times_k_.size()) - 1; t >= 0; --t) {
-    const double gk = g[times_k_[t]] * times_m_[t];
-    if (gk == 0.0) continue;
-    g[times_i_[t]] += gk * mom[times_j_[t]];
-    g[times_j_[t]] += gk * mom[times_i_[t]];
+  for (auto t = times_.rbegin(); t != times_.rend(); ++t) {
+    const double gk = g[t->k] * t->m;
+    g[t->i] += gk * mom[t->j];
+    g[t->j] += gk * mom[t->i];
   }
 }
 

@@ -74,8 +74,12 @@ class MtpKernel {
   std::vector<int> parent_, axis_;
   // Basic moment b uses radial function basic_mu_[b] and monomial basic_mono_[b].
   std::vector<int> basic_mu_, basic_mono_;
-  std::vector<int> times_i_, times_j_, times_k_;
-  std::vector<double> times_m_;
+  // The times list packed in one array (one memory stream in the hot loops).
+  struct Product {
+    int i, j, k;
+    double m;
+  };
+  std::vector<Product> times_;
 };
 
 }  // namespace seimd
