@@ -1,0 +1,1 @@
+"""Moment Tensor Potential: model, basis generator, reference evaluator."""
