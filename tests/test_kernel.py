@@ -164,3 +164,34 @@ def test_load_kernel_from_path_and_object_agree(sample_mtp_path):
     rij = np.array([[2.0, 0.1, 0.3], [-1.0, 2.2, 0.0], [0.0, 0.0, -3.1]])
     sp = np.array([0, 2, 3], dtype=np.int32)
     assert a.site_energy(1, rij, sp)[0] == b.site_energy(1, rij, sp)[0]
+
+
+@pytest.mark.parametrize("level, species", [(8, 1), (8, 3), (16, 2)])
+def test_cpp_parameter_gradients_match_finite_differences(level, species, rng):
+    """dV_i/dtheta from the kernel against central differences of the site energies."""
+    from seimd.mtp.calculator import site_parameter_gradients
+
+    mtp = random_potential(level, species, seed=100 + level + species)
+    atoms = triclinic_lpsc(rng, species)
+    types = resolve_types(atoms, mtp.species_count, None, mtp.elements)
+    grads = site_parameter_gradients(load_kernel(mtp), atoms, types)
+    theta = mtp.parameters
+    assert grads.shape == (len(atoms), theta.size)
+    # Every parameter block, a random sample of the radial block.
+    n_radial = mtp.radial_coeffs.size
+    picks = np.concatenate([rng.choice(n_radial, min(25, n_radial), replace=False),
+                            np.arange(n_radial, theta.size)])
+    for p in picks:
+        h = 1e-6 * max(1.0, abs(theta[p]))
+        site = []
+        for sign in (1, -1):
+            shifted = theta.copy()
+            shifted[p] += sign * h
+            calc = MTPCalculator(mtp.with_parameters(shifted), threads=1)
+            site.append(calc.get_potential_energies(atoms))
+        numeric = (site[0] - site[1]) / (2 * h)
+        assert np.allclose(grads[:, p], numeric, rtol=1e-6, atol=1e-7), p
+    # The site energy is linear in the species and moment coefficients.
+    linear = grads[:, n_radial:] @ theta[n_radial:]
+    ref = MTPCalculator(mtp, threads=1).get_potential_energies(atoms)
+    assert np.allclose(linear, ref, rtol=1e-12, atol=1e-12)

@@ -21,6 +21,7 @@ void MtpKernel::Workspace::reserve(int n, int K, int P) {
   const size_t c = static_cast<size_t>(capacity);
   order.resize(c);
   for (auto* v : {&r, &inv_r, &ux, &uy, &uz, &radial_force, &gx, &gy, &gz}) v->resize(c);
+  moment_weight.resize(c * K);
   f.resize(c * K);
   df.resize(c * K);
   mono.resize(c * P);
@@ -308,6 +309,48 @@ double MtpKernel::site_energy(int species_i, int n, const double* rij, const int
     backpropagate(ws);
     neighbour_gradients(ws, n, grad);
   }
+  return energy;
+}
+
+double MtpKernel::site_parameter_gradient(int species_i, int n, const double* rij,
+                                          const int* species_j, double* dtheta,
+                                          Workspace& ws) const {
+  const double energy = site_energy(species_i, n, rij, species_j, nullptr, ws);
+  backpropagate(ws);
+  const int count = ws.count, stride = ws.capacity;
+  const size_t radial_count = static_cast<size_t>(C_) * C_ * K_ * R_;
+  std::fill(dtheta, dtheta + parameter_count(), 0.0);
+
+  // H_mu(j) = sum over basic moments b with radial function mu of G_b m_b(u_j).
+  double* H = ws.moment_weight.data();
+  std::fill(H, H + static_cast<size_t>(K_) * stride, 0.0);
+  const double* G = ws.moment_grad.data();
+  for (size_t b = 0; b < basic_mu_.size(); ++b) {
+    const double* m = ws.mono.data() + basic_mono_[b] * stride;
+    double* h = H + basic_mu_[b] * stride;
+    for (int j = 0; j < count; ++j) h[j] += G[b] * m[j];
+  }
+  // dV/dc[s_i][s][mu][xi] = scaling * sum_{j of species s} Q_xi(r_j) H_mu(j).
+  const double scale = model_.scaling * (model_.has_radial_scaling ? model_.radial_scaling : 1.0);
+  const double rmin = model_.min_dist, rcut = model_.max_dist;
+  std::vector<double> Q(R_);
+  for (int s = 0; s < C_; ++s) {
+    double* out = dtheta + (static_cast<size_t>(species_i) * C_ + s) * K_ * R_;
+    for (int j = ws.species_start[s]; j < ws.species_start[s + 1]; ++j) {
+      const double x = (2.0 * ws.r[j] - (rmin + rcut)) / (rcut - rmin);
+      const double d = rcut - ws.r[j];
+      Q[0] = d * d;
+      if (R_ > 1) Q[1] = x * d * d;
+      for (int xi = 2; xi < R_; ++xi) Q[xi] = 2.0 * x * Q[xi - 1] - Q[xi - 2];
+      for (int mu = 0; mu < K_; ++mu) {
+        const double w = scale * H[mu * stride + j];
+        for (int xi = 0; xi < R_; ++xi) out[mu * R_ + xi] += w * Q[xi];
+      }
+    }
+  }
+  dtheta[radial_count + species_i] = 1.0;
+  const auto& map = model_.alpha_moment_mapping;
+  for (size_t s = 0; s < map.size(); ++s) dtheta[radial_count + C_ + s] = ws.moments[map[s]];
   return energy;
 }
 

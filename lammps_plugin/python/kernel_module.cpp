@@ -41,12 +41,20 @@ py::tuple site_energy(const MtpKernel& k, int species_i, const DArray& rij, cons
   return py::make_tuple(v, grad);
 }
 
-// Energies, forces and virial of a configuration from a CSR neighbour list:
-// the neighbours of atom i are entries offsets[i] .. offsets[i+1]-1 of `neighbours`
-// (the index of the neighbour's atom, 0..N-1, periodic images folded back) and of
-// `rij` (its displacement x_j - x_i, Angstrom).
-py::dict compute(const MtpKernel& k, const IArray& species, const LArray& offsets,
-                 const IArray& neighbours, const DArray& rij, int threads) {
+py::tuple site_parameter_gradient(const MtpKernel& k, int species_i, const DArray& rij,
+                                  const IArray& species_j) {
+  require(rij.ndim() == 2 && rij.shape(1) == 3, "rij must have shape (n, 3)");
+  require(species_j.ndim() == 1 && species_j.shape(0) == rij.shape(0),
+          "species_j must have one entry per neighbour");
+  DArray dtheta(k.parameter_count());
+  auto ws = k.workspace();
+  const double v = k.site_parameter_gradient(species_i, static_cast<int>(rij.shape(0)), rij.data(),
+                                             species_j.data(), dtheta.mutable_data(), ws);
+  return py::make_tuple(v, dtheta);
+}
+
+void check_csr(const MtpKernel& k, const IArray& species, const LArray& offsets,
+               const IArray& neighbours, const DArray& rij) {
   require(species.ndim() == 1, "species must be 1-D");
   const int64_t N = species.shape(0);
   require(offsets.ndim() == 1 && offsets.shape(0) == N + 1, "offsets must have N + 1 entries");
@@ -56,7 +64,6 @@ py::dict compute(const MtpKernel& k, const IArray& species, const LArray& offset
   const int32_t* sp = species.data();
   const int64_t* off = offsets.data();
   const int32_t* nb = neighbours.data();
-  const double* d = rij.data();
   require(off[0] == 0 && off[N] == M, "offsets must run from 0 to M");
   for (int64_t i = 0; i < N; ++i) require(off[i + 1] >= off[i], "offsets must not decrease");
   for (int64_t q = 0; q < M; ++q) require(nb[q] >= 0 && nb[q] < N, "neighbour index out of range");
@@ -64,6 +71,45 @@ py::dict compute(const MtpKernel& k, const IArray& species, const LArray& offset
     require(sp[i] >= 0 && sp[i] < k.species_count(),
             "species " + std::to_string(sp[i]) + " of atom " + std::to_string(i) +
                 " outside the potential's 0.." + std::to_string(k.species_count() - 1));
+}
+
+// dV_i/dtheta of every atom of a configuration (N x parameter_count), CSR as in compute().
+DArray parameter_gradients(const MtpKernel& k, const IArray& species, const LArray& offsets,
+                           const IArray& neighbours, const DArray& rij) {
+  check_csr(k, species, offsets, neighbours, rij);
+  const int64_t N = species.shape(0);
+  const int P = k.parameter_count();
+  DArray out({N, static_cast<int64_t>(P)});
+  double* o = out.mutable_data();
+  const int32_t* sp = species.data();
+  const int64_t* off = offsets.data();
+  const int32_t* nb = neighbours.data();
+  {
+    py::gil_scoped_release release;
+    auto ws = k.workspace();
+    std::vector<int> nsp;
+    for (int64_t i = 0; i < N; ++i) {
+      const int n = static_cast<int>(off[i + 1] - off[i]);
+      nsp.resize(n);
+      for (int q = 0; q < n; ++q) nsp[q] = sp[nb[off[i] + q]];
+      k.site_parameter_gradient(sp[i], n, rij.data() + 3 * off[i], nsp.data(), o + i * P, ws);
+    }
+  }
+  return out;
+}
+
+// Energies, forces and virial of a configuration from a CSR neighbour list:
+// the neighbours of atom i are entries offsets[i] .. offsets[i+1]-1 of `neighbours`
+// (the index of the neighbour's atom, 0..N-1, periodic images folded back) and of
+// `rij` (its displacement x_j - x_i, Angstrom).
+py::dict compute(const MtpKernel& k, const IArray& species, const LArray& offsets,
+                 const IArray& neighbours, const DArray& rij, int threads) {
+  check_csr(k, species, offsets, neighbours, rij);
+  const int64_t N = species.shape(0);
+  const int32_t* sp = species.data();
+  const int64_t* off = offsets.data();
+  const int32_t* nb = neighbours.data();
+  const double* d = rij.data();
 
   DArray energies(N), forces({N, static_cast<int64_t>(3)}), virial({3, 3});
   DArray atom_virial({N, static_cast<int64_t>(9)});
@@ -184,6 +230,12 @@ PYBIND11_MODULE(_kernel, m) {
       .def_property_readonly("model", &MtpKernel::model)
       .def("site_energy", &site_energy, py::arg("species_i"), py::arg("rij"), py::arg("species_j"),
            "V_i (eV) and dV_i/dr_ij (n, 3) (eV/A) of one neighbourhood")
+      .def_property_readonly("parameter_count", &MtpKernel::parameter_count)
+      .def("site_parameter_gradient", &site_parameter_gradient, py::arg("species_i"), py::arg("rij"),
+           py::arg("species_j"), "V_i (eV) and dV_i/dtheta (parameter_count,) of one neighbourhood")
+      .def("parameter_gradients", &parameter_gradients, py::arg("species"), py::arg("offsets"),
+           py::arg("neighbours"), py::arg("rij"),
+           "dV_i/dtheta of every atom (N, parameter_count) from a CSR neighbour list")
       .def("compute", &compute, py::arg("species"), py::arg("offsets"), py::arg("neighbours"),
            py::arg("rij"), py::arg("threads") = 0,
            "site energies, forces, virial (MLIP convention) of a CSR neighbour list");

@@ -19,7 +19,7 @@ from .. import _kernel
 from .model import MTP
 from .reference import TypeMap, neighbour_pairs, resolve_types
 
-__all__ = ["MTPCalculator", "load_kernel", "evaluate"]
+__all__ = ["MTPCalculator", "load_kernel", "evaluate", "site_parameter_gradients", "neighbour_csr"]
 
 
 def load_kernel(potential: MTP | str | os.PathLike) -> "_kernel.Kernel":
@@ -31,21 +31,30 @@ def load_kernel(potential: MTP | str | os.PathLike) -> "_kernel.Kernel":
     return _kernel.Kernel(model)
 
 
+def neighbour_csr(atoms: Atoms, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbours closer than `cutoff` as CSR: offsets (N+1,), neighbour index (M,), r_ij (M, 3)."""
+    nb = neighbour_pairs(atoms, cutoff)
+    order = np.argsort(nb.i, kind="stable")
+    offsets = np.zeros(len(atoms) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(nb.i[order], minlength=len(atoms)), out=offsets[1:])
+    return (offsets, np.ascontiguousarray(nb.j[order], dtype=np.int32),
+            np.ascontiguousarray(nb.vectors[order], dtype=np.float64))
+
+
 def evaluate(kernel: "_kernel.Kernel", atoms: Atoms, species: np.ndarray,
              threads: int = 0) -> dict:
     """Site energies (eV), forces (eV/A), virial (3x3, eV) and per-atom virials of `atoms`."""
-    nb = neighbour_pairs(atoms, kernel.cutoff)
-    order = np.argsort(nb.i, kind="stable")
-    centres = nb.i[order]
-    offsets = np.zeros(len(atoms) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(centres, minlength=len(atoms)), out=offsets[1:])
-    return kernel.compute(
-        np.ascontiguousarray(species, dtype=np.int32),
-        offsets,
-        np.ascontiguousarray(nb.j[order], dtype=np.int32),
-        np.ascontiguousarray(nb.vectors[order], dtype=np.float64),
-        threads,
-    )
+    offsets, neighbours, rij = neighbour_csr(atoms, kernel.cutoff)
+    return kernel.compute(np.ascontiguousarray(species, dtype=np.int32), offsets, neighbours,
+                          rij, threads)
+
+
+def site_parameter_gradients(kernel: "_kernel.Kernel", atoms: Atoms,
+                             species: np.ndarray) -> np.ndarray:
+    """dV_i/dtheta of every atom, (N, n_parameters), theta ordered as `MTP.parameters`."""
+    offsets, neighbours, rij = neighbour_csr(atoms, kernel.cutoff)
+    return kernel.parameter_gradients(np.ascontiguousarray(species, dtype=np.int32), offsets,
+                                      neighbours, rij)
 
 
 class MTPCalculator(Calculator):
