@@ -31,6 +31,7 @@ PairMTP::PairMTP(LAMMPS *lmp) : Pair(lmp)
 
 PairMTP::~PairMTP()
 {
+  memory->destroy(grade_);
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -53,13 +54,13 @@ void PairMTP::settings(int narg, char **arg)
   if (narg < 1) error->all(FLERR, "Illegal pair_style mtp command: expected 'pair_style mtp FILE.mtp'");
   if (strcmp(update->unit_style, "metal") != 0)
     error->all(FLERR, "pair_style mtp requires 'units metal' (energies in eV, distances in Angstrom)");
-  if (narg > 1)
-    error->all(FLERR, "Unknown pair_style mtp keyword '{}' (usage: pair_style mtp FILE.mtp)", arg[1]);
+  parse_grade_keywords(narg - 1, arg + 1);
   load_potential(arg[0]);
+  if (!active_set_file_.empty()) load_active_set(active_set_file_);
 }
 
-// Rank 0 reads the file and broadcasts its text; every rank parses the same bytes.
-void PairMTP::load_potential(const std::string &path)
+// Rank 0 reads a file and broadcasts its bytes, so every rank parses the same data.
+std::string PairMTP::read_on_rank0(const std::string &path)
 {
   std::string text, failure;
   if (comm->me == 0) {
@@ -80,6 +81,12 @@ void PairMTP::load_potential(const std::string &path)
   MPI_Bcast(&nbytes, 1, MPI_LONG_LONG, 0, world);
   text.resize(nbytes);
   if (nbytes) MPI_Bcast(text.data(), static_cast<int>(nbytes), MPI_CHAR, 0, world);
+  return text;
+}
+
+void PairMTP::load_potential(const std::string &path)
+{
+  const std::string text = read_on_rank0(path);
   try {
     kernel_ = std::make_unique<seimd::MtpKernel>(seimd::parse_mtp(text, path));
   } catch (std::exception &e) {
@@ -164,6 +171,62 @@ double PairMTP::init_one(int i, int j)
   return kernel_->cutoff();
 }
 
+// The active set must belong to this very potential: same basis and same parameters.
+void PairMTP::load_active_set(const std::string &path)
+{
+  const std::string bytes = read_on_rank0(path);
+  try {
+    const auto als = seimd::parse_als(bytes, path);
+    const auto &a = als.model, &b = kernel_->model();
+    if (a.species_count != b.species_count || a.alpha_index_basic != b.alpha_index_basic ||
+        a.alpha_index_times != b.alpha_index_times || a.radial_coeffs != b.radial_coeffs ||
+        a.moment_coeffs != b.moment_coeffs || a.species_coeffs != b.species_coeffs ||
+        a.max_dist != b.max_dist || a.min_dist != b.min_dist || a.scaling != b.scaling)
+      error->all(FLERR, "pair_style mtp: active set '{}' was built for a different potential than '{}'",
+                 path, potential_file_);
+    grader_ = std::make_unique<seimd::GradeEvaluator>(*kernel_, als.inverse);
+  } catch (std::exception &e) {
+    error->all(FLERR, "pair_style mtp: {}", e.what());
+  }
+  if (comm->me == 0)
+    utils::logmesg(lmp, "pair_style mtp: active set '{}' ({} x {}), grades every {} steps{}{}\n", path,
+                   kernel_->parameter_count(), kernel_->parameter_count(), grade_every_,
+                   save_threshold_ >= 0 ? fmt::format(", save above {} to '{}'", save_threshold_, save_file_) : "",
+                   break_threshold_ >= 0 ? fmt::format(", stop above {}", break_threshold_) : "");
+}
+
+// Owned atom i's neighbours inside the cutoff, as displacements and species, into s.
+int PairMTP::gather_neighbours(int i, ThreadScratch &s)
+{
+  double **x = atom->x;
+  const int *type = atom->type;
+  const double rcut = kernel_->cutoff(), cutsq_mtp = rcut * rcut;
+  const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
+  const int *jlist = list->firstneigh[i];
+  const int jnum = list->numneigh[i];
+  if (static_cast<int>(s.species.size()) < jnum) {
+    s.rij.resize(3 * jnum);
+    s.grad.resize(3 * jnum);
+    s.species.resize(jnum);
+    s.index.resize(jnum);
+  }
+  int n = 0;
+  for (int jj = 0; jj < jnum; jj++) {
+    const int j = jlist[jj] & NEIGHMASK;
+    const int sj = species_of_type_[type[j]];
+    if (sj < 0) continue;
+    const double dx = x[j][0] - xi, dy = x[j][1] - yi, dz = x[j][2] - zi;
+    if (dx * dx + dy * dy + dz * dz >= cutsq_mtp) continue;
+    s.rij[3 * n] = dx;
+    s.rij[3 * n + 1] = dy;
+    s.rij[3 * n + 2] = dz;
+    s.species[n] = sj;
+    s.index[n] = j;
+    n++;
+  }
+  return n;
+}
+
 void PairMTP::prepare_threads(int nthreads, int nall, bool per_atom_virial)
 {
   if (static_cast<int>(scratch_.size()) != nthreads) {
@@ -181,16 +244,12 @@ void PairMTP::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
 
-  double **x = atom->x;
   double **f = atom->f;
   const int *type = atom->type;
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
   const int inum = list->inum;
   const int *ilist = list->ilist;
-  const int *numneigh = list->numneigh;
-  int **firstneigh = list->firstneigh;
-  const double rcut = kernel_->cutoff(), cutsq_mtp = rcut * rcut;
   const bool explicit_virial = vflag_global && !vflag_fdotr;
 
   int nthreads = 1;
@@ -198,6 +257,8 @@ void PairMTP::compute(int eflag, int vflag)
   nthreads = comm->nthreads > 0 ? comm->nthreads : 1;
 #endif
   prepare_threads(nthreads, nall, vflag_atom != 0);
+  const bool grading = grading_this_step();
+  if (grading) prepare_grades(nthreads);
 
   double energy = 0.0, virial_sum[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
   std::string failure;
@@ -223,32 +284,17 @@ void PairMTP::compute(int eflag, int vflag)
       const int i = ilist[ii];
       const int si = species_of_type_[type[i]];
       if (si < 0) continue;
-      const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
-      const int *jlist = firstneigh[i];
-      const int jnum = numneigh[i];
-      if (static_cast<int>(s.species.size()) < jnum) {
-        s.rij.resize(3 * jnum);
-        s.grad.resize(3 * jnum);
-        s.species.resize(jnum);
-        s.index.resize(jnum);
-      }
-      int n = 0;
-      for (int jj = 0; jj < jnum; jj++) {
-        const int j = jlist[jj] & NEIGHMASK;
-        const int sj = species_of_type_[type[j]];
-        if (sj < 0) continue;
-        const double dx = x[j][0] - xi, dy = x[j][1] - yi, dz = x[j][2] - zi;
-        if (dx * dx + dy * dy + dz * dz >= cutsq_mtp) continue;
-        s.rij[3 * n] = dx;
-        s.rij[3 * n + 1] = dy;
-        s.rij[3 * n + 2] = dz;
-        s.species[n] = sj;
-        s.index[n] = j;
-        n++;
-      }
+      const int n = gather_neighbours(i, s);
       double vi = 0.0;
       try {
-        vi = kernel_->site_energy(si, n, s.rij.data(), s.species.data(), s.grad.data(), s.workspace);
+        if (grading) {  // forces and dV_i/dtheta from one pass; graded in finish_grades()
+          auto &dtheta = grade_scratch_[tid].dtheta;
+          vi = kernel_->site_parameter_gradient(si, n, s.rij.data(), s.species.data(), dtheta.data(),
+                                                s.workspace, s.grad.data());
+          grader_->compact(si, dtheta.data(), &grade_rows_[static_cast<size_t>(i) * grader_->max_nonzero_count()]);
+          grade_species_[i] = si;
+        } else
+          vi = kernel_->site_energy(si, n, s.rij.data(), s.species.data(), s.grad.data(), s.workspace);
       } catch (std::exception &e) {
 #pragma omp critical(pair_mtp_failure)
         failure = fmt::format("atom {}: {}", atom->tag[i], e.what());
@@ -304,6 +350,7 @@ void PairMTP::compute(int eflag, int vflag)
     }
   }
   if (!failure.empty()) error->one(FLERR, "pair_style mtp: {}", failure);
+  if (grading) finish_grades();
 
   if (eflag_global) eng_vdwl += energy;
   if (explicit_virial)

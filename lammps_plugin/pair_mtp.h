@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "active_set.h"
 #include "mtp_kernel.h"
 #include "pair.h"
 
@@ -27,6 +28,8 @@ class PairMTP : public Pair {
   void init_style() override;
   double init_one(int i, int j) override;
   double memory_usage() override;
+  void *extract(const char *name, int &dim) override;
+  void *extract_peratom(const char *name, int &ncol) override;
 
  protected:
   std::unique_ptr<seimd::MtpKernel> kernel_;
@@ -43,8 +46,36 @@ class PairMTP : public Pair {
   };
   std::vector<ThreadScratch> scratch_;
 
+  // Extrapolation grades (pair_mtp_grades.cpp): keywords active_set, grade_every,
+  // grade_save, grade_break; per-atom values through `fix pair ... mtp grade 1`.
+  std::unique_ptr<seimd::GradeEvaluator> grader_;
+  std::string active_set_file_;
+  int grade_every_ = 0;            // 0: only when `fix pair` asks (grade_flag)
+  int grade_flag_ = 0;             // set to 1 by fix pair on the steps it wants grades
+  double save_threshold_ = -1.0;   // < 0: off
+  std::string save_file_;
+  bool save_whole_configuration_ = false;
+  double break_threshold_ = -1.0;  // < 0: off
+  double max_grade_ = 0.0;         // largest grade of the last grading step, all ranks
+  bigint graded_step_ = -1;
+  int nmax_grade_ = 0;
+  double *grade_ = nullptr;        // per-atom grades (owned atoms) of the last grading step
+  std::vector<seimd::GradeEvaluator::Scratch> grade_scratch_;
+  std::vector<double> grade_rows_;  // per owned atom: dV_i/dtheta compacted for its species
+  std::vector<int> grade_species_;  // per owned atom: species, -1 = not graded
+
+  bool grading_this_step() const;
+  void parse_grade_keywords(int narg, char **arg);
+  void prepare_grades(int nthreads);
+  void finish_grades();
+  void save_extrapolative();
+  void append_cfg_text(const std::string &text);
+
   void allocate();
+  std::string read_on_rank0(const std::string &path);
   void load_potential(const std::string &path);
+  void load_active_set(const std::string &path);
+  int gather_neighbours(int i, ThreadScratch &s);
   void prepare_threads(int nthreads, int nall, bool per_atom_virial);
 };
 

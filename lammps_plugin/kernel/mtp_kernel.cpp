@@ -4,14 +4,7 @@
 #include <cmath>
 #include <map>
 
-// The hot loops are compiled twice, for baseline x86-64 and for x86-64-v3 (AVX2 + FMA),
-// and the loader picks the one the CPU runs: a pip-built plugin stays portable across a
-// cluster's nodes yet uses the wide vector units (about 15 % faster on level-08 MD).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SEIMD_NO_CLONES)
-#define SEIMD_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SEIMD_HOT
-#endif
+#include "simd_dispatch.h"
 
 namespace seimd {
 
@@ -93,6 +86,7 @@ MtpKernel::Workspace MtpKernel::workspace() const {
   Workspace ws;
   ws.species_start.assign(C_ + 1, 0);
   ws.cursor.assign(C_, 0);
+  ws.cheb.assign(R_, 0.0);
   ws.moments.assign(model_.alpha_moments_count, 0.0);
   ws.moment_grad.assign(model_.alpha_moments_count, 0.0);
   ws.reserve(64, K_, P_);
@@ -312,11 +306,12 @@ double MtpKernel::site_energy(int species_i, int n, const double* rij, const int
   return energy;
 }
 
+SEIMD_HOT
 double MtpKernel::site_parameter_gradient(int species_i, int n, const double* rij,
-                                          const int* species_j, double* dtheta,
-                                          Workspace& ws) const {
-  const double energy = site_energy(species_i, n, rij, species_j, nullptr, ws);
-  backpropagate(ws);
+                                          const int* species_j, double* dtheta, Workspace& ws,
+                                          double* grad) const {
+  const double energy = site_energy(species_i, n, rij, species_j, grad, ws);
+  if (grad == nullptr) backpropagate(ws);  // site_energy did it when forces were asked for
   const int count = ws.count, stride = ws.capacity;
   const size_t radial_count = static_cast<size_t>(C_) * C_ * K_ * R_;
   std::fill(dtheta, dtheta + parameter_count(), 0.0);
@@ -328,12 +323,14 @@ double MtpKernel::site_parameter_gradient(int species_i, int n, const double* ri
   for (size_t b = 0; b < basic_mu_.size(); ++b) {
     const double* m = ws.mono.data() + basic_mono_[b] * stride;
     double* h = H + basic_mu_[b] * stride;
-    for (int j = 0; j < count; ++j) h[j] += G[b] * m[j];
+    const double gb = G[b];
+#pragma omp simd
+    for (int j = 0; j < count; ++j) h[j] += gb * m[j];
   }
   // dV/dc[s_i][s][mu][xi] = scaling * sum_{j of species s} Q_xi(r_j) H_mu(j).
   const double scale = model_.scaling * (model_.has_radial_scaling ? model_.radial_scaling : 1.0);
   const double rmin = model_.min_dist, rcut = model_.max_dist;
-  std::vector<double> Q(R_);
+  double* Q = ws.cheb.data();
   for (int s = 0; s < C_; ++s) {
     double* out = dtheta + (static_cast<size_t>(species_i) * C_ + s) * K_ * R_;
     for (int j = ws.species_start[s]; j < ws.species_start[s + 1]; ++j) {

@@ -37,6 +37,7 @@ class MtpKernel {
     std::vector<double> mono, bar;         // P x n: monomials u^abc and their adjoints
     std::vector<double> radial_force;      // n: sum_b G_b f'_mu(b) m_b
     std::vector<double> moment_weight;     // K x n: sum_{b: mu_b = mu} G_b m_b(u_j)
+    std::vector<double> cheb;              // R: Q_xi(r) of one neighbour
     std::vector<double> gx, gy, gz;        // n: gradient of sum_b G_b f_mu(b) m_b over u
     std::vector<double> moments, moment_grad;  // alpha_moments_count
     void reserve(int n, int K, int P);
@@ -59,9 +60,10 @@ class MtpKernel {
   // The same V_i, and dV_i/dtheta for every parameter (parameter_count() values, written
   // in full): theta = [radial c[s1][s2][mu][xi] | species_coeffs | moment_coeffs], the
   // order of the file and of seimd.mtp.model.MTP.parameters. The rows of the MaxVol
-  // active set and the energy part of training gradients.
+  // active set and the energy part of training gradients. With `grad` not null, also
+  // dV_i/dr_ij as site_energy gives it (one pass for forces and grades together).
   double site_parameter_gradient(int species_i, int n, const double* rij, const int* species_j,
-                                 double* dtheta, Workspace& ws) const;
+                                 double* dtheta, Workspace& ws, double* grad = nullptr) const;
   int parameter_count() const { return model_.parameter_count(); }
 
  private:

@@ -12,6 +12,7 @@
 #include <omp.h>
 #endif
 
+#include "active_set.h"
 #include "mtp_kernel.h"
 #include "mtp_model.h"
 
@@ -194,6 +195,51 @@ py::dict compute(const MtpKernel& k, const IArray& species, const LArray& offset
   return out;
 }
 
+// MaxVol grades of every atom from a CSR neighbour list (same code as pair_style mtp).
+DArray grades(const seimd::GradeEvaluator& g, const IArray& species, const LArray& offsets,
+              const IArray& neighbours, const DArray& rij) {
+  const MtpKernel& k = g.kernel();
+  check_csr(k, species, offsets, neighbours, rij);
+  const int64_t N = species.shape(0);
+  DArray out(N);
+  double* o = out.mutable_data();
+  const int32_t* sp = species.data();
+  const int64_t* off = offsets.data();
+  const int32_t* nb = neighbours.data();
+  {
+    py::gil_scoped_release release;
+    auto ws = k.workspace();
+    const int stride = g.max_nonzero_count();
+    std::vector<double> dtheta(k.parameter_count()), rows(static_cast<size_t>(N) * stride);
+    std::vector<int> nsp, species_of_atom(sp, sp + N);
+    for (int64_t i = 0; i < N; ++i) {
+      const int n = static_cast<int>(off[i + 1] - off[i]);
+      nsp.resize(n);
+      for (int q = 0; q < n; ++q) nsp[q] = sp[nb[off[i] + q]];
+      k.site_parameter_gradient(sp[i], n, rij.data() + 3 * off[i], nsp.data(), dtheta.data(), ws);
+      g.compact(sp[i], dtheta.data(), rows.data() + i * stride);
+    }
+    g.grade_atoms(static_cast<int>(N), species_of_atom.data(), rows.data(), o, 1);
+  }
+  return out;
+}
+
+py::dict read_als(const std::string& path) {
+  const auto als = seimd::read_als_file(path);
+  const py::ssize_t n = als.n;
+  DArray a({n, n}), inv({n, n});
+  std::copy(als.active.begin(), als.active.end(), a.mutable_data());
+  std::copy(als.inverse.begin(), als.inverse.end(), inv.mutable_data());
+  py::dict out;
+  out["model"] = als.model;
+  out["weights"] = std::vector<double>(als.weights.begin(), als.weights.end());
+  out["active"] = a;
+  out["inverse"] = inv;
+  out["rows"] = als.rows;
+  out["configurations"] = als.configurations;
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_kernel, m) {
@@ -239,4 +285,19 @@ PYBIND11_MODULE(_kernel, m) {
       .def("compute", &compute, py::arg("species"), py::arg("offsets"), py::arg("neighbours"),
            py::arg("rij"), py::arg("threads") = 0,
            "site energies, forces, virial (MLIP convention) of a CSR neighbour list");
+
+  m.def("read_als", &read_als, py::arg("path"),
+        "An MLIP-2 .als active-set file as the C++ reader sees it (A^-1 un-transposed)");
+
+  py::class_<seimd::GradeEvaluator>(m, "Grader", "MaxVol extrapolation grades (as pair_style mtp)")
+      .def(py::init([](const MtpKernel& k, const DArray& inverse) {
+             require(inverse.ndim() == 2 && inverse.shape(0) == k.parameter_count() &&
+                         inverse.shape(1) == k.parameter_count(),
+                     "inverse must be the n x n matrix A^-1, n = parameter_count");
+             std::vector<double> inv(inverse.data(), inverse.data() + inverse.size());
+             return new seimd::GradeEvaluator(k, inv);
+           }),
+           py::arg("kernel"), py::arg("inverse"), py::keep_alive<1, 2>())
+      .def("grades", &grades, py::arg("species"), py::arg("offsets"), py::arg("neighbours"),
+           py::arg("rij"), "grade of every atom (N,) from a CSR neighbour list");
 }

@@ -1,0 +1,76 @@
+// MaxVol extrapolation grades of atomic neighbourhoods (shared/reference/mtp-formats.md).
+//
+// The grade of atom i is max_j |(b_i A^-1)_j| where b_i = dV_i/dtheta (all parameters) and
+// A is the n x n active set. b_i is sparse: only the radial block of i's own species, one
+// species coefficient and the moment coefficients can be non-zero, so for each species we
+// keep just those rows of A^-1, contiguous, and a grade costs nnz x n multiply-adds.
+// No LAMMPS here: the pair style and the Python bindings grade with the same code.
+#pragma once
+
+#include <array>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mtp_kernel.h"
+
+namespace seimd {
+
+// An MLIP-2 `.als` active-set file: the potential's text, then "\n^" and 4 float64
+// weights (neighbourhood, energy, force, stress), "\n#", A (n x n float64, row-major),
+// A^-1 stored transposed (n x n float64), "\n", n lines `row cfg_index`, then the
+// selected configurations as .cfg text.
+struct ActiveSetFile {
+  MtpModel model;
+  std::array<double, 4> weights{};
+  int n = 0;
+  std::vector<double> active;      // A, row-major
+  std::vector<double> inverse;     // A^-1, row-major (un-transposed on reading)
+  std::vector<std::pair<int, int>> rows;  // (row, configuration index)
+  std::string configurations;      // the .cfg text of the selected configurations
+};
+
+ActiveSetFile parse_als(const std::string& bytes, const std::string& source);
+ActiveSetFile read_als_file(const std::string& path);
+
+class GradeEvaluator {
+ public:
+  // `inverse` = A^-1 row-major, n = kernel.parameter_count().
+  GradeEvaluator(const MtpKernel& kernel, const std::vector<double>& inverse);
+
+  struct Scratch {
+    std::vector<double> dtheta, product;
+  };
+  // Grade of the neighbourhood (same arguments as MtpKernel::site_energy). Writes V_i to
+  // *energy and dV_i/dr_ij to grad when they are not null.
+  double grade(int species_i, int n, const double* rij, const int* species_j,
+               MtpKernel::Workspace& ws, Scratch& scratch, double* energy = nullptr,
+               double* grad = nullptr) const;
+
+  const MtpKernel& kernel() const { return kernel_; }
+
+  // Grade of a parameter-gradient row b (length parameter_count()) of a species-s atom.
+  double grade_of_row(int species, const double* b, std::vector<double>& product) const;
+
+  // Batched grading, for many atoms at once: A^-1 is streamed from memory once per block
+  // of atoms instead of once per atom (it does not fit in cache for 4 species).
+  // compact() keeps the entries of a full dV/dtheta row that can be non-zero for a
+  // species; grade_compact_rows() grades m such rows (m x nonzero_count(species)).
+  int nonzero_count(int species) const { return static_cast<int>(nonzero_[species].size()); }
+  int max_nonzero_count() const;
+  void compact(int species, const double* dtheta, double* out) const;
+  void grade_compact_rows(int species, int m, const double* rows, double* grades,
+                          std::vector<double>& product) const;
+  // Grades of m atoms: species[a] and compact row a at rows + a * max_nonzero_count();
+  // atoms are grouped by species and graded in blocks on `threads` OpenMP threads.
+  void grade_atoms(int m, const int* species, const double* rows, double* grades,
+                   int threads) const;
+
+ private:
+  const MtpKernel& kernel_;
+  int n_, padded_n_;
+  std::vector<std::vector<int>> nonzero_;      // per species: parameter indices b can use
+  std::vector<std::vector<double>> rows_;      // per species: those rows of A^-1, nnz x padded_n_
+};
+
+}  // namespace seimd
