@@ -3,6 +3,8 @@
     seimd info POTENTIAL.mtp             what a potential file holds
     seimd basis LEVEL -o untrained.mtp   write the untrained MTP basis of a level (02..28)
     seimd evaluate POTENTIAL.mtp DATA.cfg   energy/force/stress errors against labelled data
+    seimd select POTENTIAL.mtp CANDIDATES.cfg (--als STATE.als | --training TRAIN.cfg) -o NEW.als
+    seimd grade POTENTIAL.mtp STATE.als DATA.cfg   extrapolation grade of each configuration
 
 Units: eV, Angstrom, eV/Angstrom; stresses in GPa in printed reports.
 """
@@ -81,6 +83,26 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _select(args: argparse.Namespace) -> int:
+    from .active.select import select
+
+    chosen = select(args.potential, args.candidates, args.output, args.selected, als=args.als,
+                    training=args.training, mode=args.mode, threshold=args.threshold)
+    print(f"selected {len(chosen)} of the candidate configurations -> {args.selected}; "
+          f"active set -> {args.output}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from .active.select import grade
+
+    grades = grade(args.potential, args.als, args.data, args.output)
+    for n, g in enumerate(grades):
+        print(f"{n:6d} {g:12.4f}")
+    print(f"max grade {grades.max():.4f} over {len(grades)} configurations")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seimd",
@@ -108,6 +130,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="labelled MLIP-2 .cfg file")
     p.add_argument("--threads", type=int, default=0, help="OpenMP threads (0: all)")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("select", help="MaxVol: add the candidates that grow the active set")
+    p.add_argument("potential", help="trained .mtp file")
+    p.add_argument("candidates", help=".cfg file of candidate configurations (e.g. grade_save output)")
+    p.add_argument("--als", help="current active set (.als); or build one with --training")
+    p.add_argument("--training", help="training set .cfg to build the active set from")
+    p.add_argument("-o", "--output", required=True, help="updated active set (.als)")
+    p.add_argument("--selected", default="selected.cfg", help="selected configurations (.cfg)")
+    p.add_argument("--mode", choices=["nbh", "cfg"], default="nbh",
+                   help="rows per atomic neighbourhood (nbh, default) or per configuration (cfg)")
+    p.add_argument("--threshold", type=float, default=1.001,
+                   help="swap a row in when it grows |det A| by more than this factor (> 1)")
+    p.set_defaults(func=_select)
+
+    p = sub.add_parser("grade", help="extrapolation grade of every configuration of a .cfg")
+    p.add_argument("potential", help="trained .mtp file")
+    p.add_argument("als", help="active set (.als) of that potential")
+    p.add_argument("data", help=".cfg file to grade")
+    p.add_argument("-o", "--output", help="write the configurations with Feature MV_grade")
+    p.set_defaults(func=_grade)
     return parser
 
 
