@@ -70,6 +70,7 @@ class PairMTP : public Pair {
   void finish_grades();
   void save_extrapolative();
   void append_cfg_text(const std::string &text);
+  std::string gather_on_rank0(const std::string &mine);
 
   void allocate();
   std::string read_on_rank0(const std::string &path);

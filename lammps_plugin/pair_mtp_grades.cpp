@@ -158,16 +158,7 @@ void PairMTP::save_extrapolative()
     if (si < 0) continue;
     text << atom->tag[i] << ' ' << si << ' ' << x[i][0] << ' ' << x[i][1] << ' ' << x[i][2] << '\n';
   }
-  std::string mine = text.str();
-  int len = static_cast<int>(mine.size());
-  std::vector<int> lens(comm->nprocs), offs(comm->nprocs, 0);
-  MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, world);
-  std::string all;
-  if (comm->me == 0) {
-    for (int p = 1; p < comm->nprocs; p++) offs[p] = offs[p - 1] + lens[p - 1];
-    all.resize(offs.back() + lens.back());
-  }
-  MPI_Gatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, 0, world);
+  const std::string all = gather_on_rank0(text.str());
   if (comm->me != 0) return;
   std::istringstream rows(all);
   std::vector<std::pair<tagint, std::string>> atoms;
@@ -195,10 +186,12 @@ void PairMTP::save_extrapolative()
       << "\n Feature   seimd_kind\tconfiguration\nEND_CFG\n\n";
   std::ofstream out(save_file_, std::ios::app);
   out << cfg.str();
+  out.flush();
   if (!out) error->one(FLERR, "pair_style mtp: cannot append to '{}'", save_file_);
 }
 
-void PairMTP::append_cfg_text(const std::string &mine)
+// Concatenate every rank's text on rank 0 (in rank order); other ranks get "".
+std::string PairMTP::gather_on_rank0(const std::string &mine)
 {
   int len = static_cast<int>(mine.size());
   std::vector<int> lens(comm->nprocs), offs(comm->nprocs, 0);
@@ -209,6 +202,12 @@ void PairMTP::append_cfg_text(const std::string &mine)
     all.resize(offs.back() + lens.back());
   }
   MPI_Gatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, 0, world);
+  return all;
+}
+
+void PairMTP::append_cfg_text(const std::string &mine)
+{
+  const std::string all = gather_on_rank0(mine);
   if (comm->me != 0 || all.empty()) return;
   std::ofstream out(save_file_, std::ios::app);
   out << all;

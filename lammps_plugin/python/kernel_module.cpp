@@ -74,6 +74,26 @@ void check_csr(const MtpKernel& k, const IArray& species, const LArray& offsets,
                 " outside the potential's 0.." + std::to_string(k.species_count() - 1));
 }
 
+// For every atom of a CSR neighbour list: dV_i/dtheta into out(i) (parameter_count values).
+template <class Out>
+void for_each_parameter_gradient(const MtpKernel& k, const IArray& species, const LArray& offsets,
+                                 const IArray& neighbours, const DArray& rij, Out out) {
+  const int64_t N = species.shape(0);
+  const int32_t* sp = species.data();
+  const int64_t* off = offsets.data();
+  const int32_t* nb = neighbours.data();
+  auto ws = k.workspace();
+  std::vector<double> dtheta(k.parameter_count());
+  std::vector<int> nsp;
+  for (int64_t i = 0; i < N; ++i) {
+    const int n = static_cast<int>(off[i + 1] - off[i]);
+    nsp.resize(n);
+    for (int q = 0; q < n; ++q) nsp[q] = sp[nb[off[i] + q]];
+    k.site_parameter_gradient(sp[i], n, rij.data() + 3 * off[i], nsp.data(), dtheta.data(), ws);
+    out(i, dtheta.data());
+  }
+}
+
 // dV_i/dtheta of every atom of a configuration (N x parameter_count), CSR as in compute().
 DArray parameter_gradients(const MtpKernel& k, const IArray& species, const LArray& offsets,
                            const IArray& neighbours, const DArray& rij) {
@@ -82,19 +102,11 @@ DArray parameter_gradients(const MtpKernel& k, const IArray& species, const LArr
   const int P = k.parameter_count();
   DArray out({N, static_cast<int64_t>(P)});
   double* o = out.mutable_data();
-  const int32_t* sp = species.data();
-  const int64_t* off = offsets.data();
-  const int32_t* nb = neighbours.data();
   {
     py::gil_scoped_release release;
-    auto ws = k.workspace();
-    std::vector<int> nsp;
-    for (int64_t i = 0; i < N; ++i) {
-      const int n = static_cast<int>(off[i + 1] - off[i]);
-      nsp.resize(n);
-      for (int q = 0; q < n; ++q) nsp[q] = sp[nb[off[i] + q]];
-      k.site_parameter_gradient(sp[i], n, rij.data() + 3 * off[i], nsp.data(), o + i * P, ws);
-    }
+    for_each_parameter_gradient(k, species, offsets, neighbours, rij, [&](int64_t i, const double* d) {
+      std::copy(d, d + P, o + i * P);
+    });
   }
   return out;
 }
@@ -204,21 +216,14 @@ DArray grades(const seimd::GradeEvaluator& g, const IArray& species, const LArra
   DArray out(N);
   double* o = out.mutable_data();
   const int32_t* sp = species.data();
-  const int64_t* off = offsets.data();
-  const int32_t* nb = neighbours.data();
   {
     py::gil_scoped_release release;
-    auto ws = k.workspace();
     const int stride = g.max_nonzero_count();
-    std::vector<double> dtheta(k.parameter_count()), rows(static_cast<size_t>(N) * stride);
-    std::vector<int> nsp, species_of_atom(sp, sp + N);
-    for (int64_t i = 0; i < N; ++i) {
-      const int n = static_cast<int>(off[i + 1] - off[i]);
-      nsp.resize(n);
-      for (int q = 0; q < n; ++q) nsp[q] = sp[nb[off[i] + q]];
-      k.site_parameter_gradient(sp[i], n, rij.data() + 3 * off[i], nsp.data(), dtheta.data(), ws);
-      g.compact(sp[i], dtheta.data(), rows.data() + i * stride);
-    }
+    std::vector<double> rows(static_cast<size_t>(N) * stride);
+    for_each_parameter_gradient(k, species, offsets, neighbours, rij, [&](int64_t i, const double* d) {
+      g.compact(sp[i], d, rows.data() + i * stride);
+    });
+    std::vector<int> species_of_atom(sp, sp + N);
     g.grade_atoms(static_cast<int>(N), species_of_atom.data(), rows.data(), o, 1);
   }
   return out;
