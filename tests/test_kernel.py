@@ -195,3 +195,49 @@ def test_cpp_parameter_gradients_match_finite_differences(level, species, rng):
     linear = grads[:, n_radial:] @ theta[n_radial:]
     ref = MTPCalculator(mtp, threads=1).get_potential_energies(atoms)
     assert np.allclose(linear, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("level, species", [(8, 2), (16, 3)])
+def test_force_and_stress_parameter_derivatives(level, species, rng):
+    """The exact directional derivative of dE/dtheta against central differences in the
+    deformation; equivalently d(lambda . F)/dtheta and d(Lambda : W)/dtheta."""
+    from seimd.mtp.calculator import parameter_gradient_along, site_parameter_gradients
+
+    mtp = random_potential(level, species, seed=300 + level + species)
+    kernel = load_kernel(mtp)
+    atoms = triclinic_lpsc(rng, species)
+    types = resolve_types(atoms, mtp.species_count, None, mtp.elements)
+    lam = rng.normal(size=(len(atoms), 3))
+    strain = rng.normal(size=(3, 3))
+    h = 1e-5
+
+    def dEdtheta(a):
+        return site_parameter_gradients(kernel, a, types).sum(axis=0)
+
+    total, along = parameter_gradient_along(kernel, atoms, types, displacement=lam)
+    assert np.allclose(total, dEdtheta(atoms), rtol=1e-12, atol=1e-12)
+    plus, minus = atoms.copy(), atoms.copy()
+    plus.positions += h * lam
+    minus.positions -= h * lam
+    numeric = (dEdtheta(plus) - dEdtheta(minus)) / (2 * h)
+    scale = np.abs(numeric).max()
+    assert np.abs(along - numeric).max() < 1e-6 * scale
+
+    _, along_strain = parameter_gradient_along(kernel, atoms, types, strain=strain)
+    plus, minus = atoms.copy(), atoms.copy()
+    plus.set_cell(atoms.cell.array @ (np.eye(3) + h * strain).T, scale_atoms=True)
+    minus.set_cell(atoms.cell.array @ (np.eye(3) - h * strain).T, scale_atoms=True)
+    numeric = (dEdtheta(plus) - dEdtheta(minus)) / (2 * h)
+    assert np.abs(along_strain - numeric).max() < 1e-6 * np.abs(numeric).max()
+
+    # and it is minus the parameter derivative of lambda . F, by central differences in theta
+    theta = mtp.parameters
+    for p in rng.choice(theta.size, 6, replace=False):
+        step = 1e-6 * max(1.0, abs(theta[p]))
+        forces = []
+        for sign in (1, -1):
+            shifted = theta.copy()
+            shifted[p] += sign * step
+            forces.append(MTPCalculator(mtp.with_parameters(shifted), threads=1).get_forces(atoms))
+        d_lam_f = np.sum(lam * (forces[0] - forces[1])) / (2 * step)
+        assert abs(d_lam_f + along[p]) < 1e-6 * max(1.0, abs(along[p]))

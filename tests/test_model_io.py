@@ -101,17 +101,17 @@ def test_parameters_layout(sample: MTP) -> None:
 
 def test_elements_in_tag(sample: MTP) -> None:
     tagged = sample.with_elements(["Li", "P", "S", "Cl"])
-    assert tagged.potential_tag == "elements=Li,P,S,Cl"
+    assert tagged.potential_tag == "elements:Li,P,S,Cl"
     assert tagged.elements == ["Li", "P", "S", "Cl"]
     assert MTP.from_text(tagged.to_text()) == tagged
     retagged = tagged.with_elements(["Na", "P", "S", "Br"])
     assert retagged.elements == ["Na", "P", "S", "Br"]
     kept = MTP.from_text(tagged.to_text().replace("potential_tag = ", "potential_tag = run7 "))
-    assert kept.with_elements(["Li", "P", "S", "I"]).potential_tag == "run7 elements=Li,P,S,I"
+    assert kept.with_elements(["Li", "P", "S", "I"]).potential_tag == "run7 elements:Li,P,S,I"
     with pytest.raises(ValueError, match="4 species"):
         sample.with_elements(["Li"])
     with pytest.raises(MTPFormatError, match="potential_tag"):
-        MTP.from_text(sample.to_text().replace("potential_tag = ", "potential_tag = elements=Li,P"))
+        MTP.from_text(sample.to_text().replace("potential_tag = ", "potential_tag = elements:Li,P"))
 
 
 def test_untrained_template(sample: MTP, sample_text: str) -> None:

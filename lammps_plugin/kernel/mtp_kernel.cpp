@@ -351,4 +351,111 @@ double MtpKernel::site_parameter_gradient(int species_i, int n, const double* ri
   return energy;
 }
 
+double MtpKernel::site_parameter_gradient_directional(int species_i, int n, const double* rij,
+                                                      const int* species_j, const double* drij,
+                                                      double* dtheta, double* ddtheta,
+                                                      Workspace& ws) const {
+  const double energy = site_parameter_gradient(species_i, n, rij, species_j, dtheta, ws);
+  const int count = ws.count, stride = ws.capacity;
+  const size_t radial_count = static_cast<size_t>(C_) * C_ * K_ * R_;
+  const size_t nmom = ws.moments.size();
+  ws.dr_radial.resize(stride);
+  ws.dux.resize(stride);
+  ws.duy.resize(stride);
+  ws.duz.resize(stride);
+  ws.dmono.resize(static_cast<size_t>(P_) * stride);
+  ws.dmoments.assign(nmom, 0.0);
+  ws.dmoment_grad.assign(nmom, 0.0);
+  ws.dcheb.resize(R_);
+  std::fill(ddtheta, ddtheta + parameter_count(), 0.0);
+
+  // Tangents of r, u and the monomials for every kept neighbour.
+  const double* u[3] = {ws.ux.data(), ws.uy.data(), ws.uz.data()};
+  double* du[3] = {ws.dux.data(), ws.duy.data(), ws.duz.data()};
+  for (int j = 0; j < count; ++j) {
+    const double* d = drij + 3 * static_cast<size_t>(ws.order[j]);
+    const double radial = u[0][j] * d[0] + u[1][j] * d[1] + u[2][j] * d[2];
+    ws.dr_radial[j] = radial;
+    for (int a = 0; a < 3; ++a) du[a][j] = (d[a] - u[a][j] * radial) * ws.inv_r[j];
+  }
+  double* dmono = ws.dmono.data();
+  const double* mono = ws.mono.data();
+  std::fill(dmono, dmono + count, 0.0);
+  for (int p = 1; p < P_; ++p) {
+    const int a = axis_[p];
+    const double* par = mono + parent_[p] * stride;
+    const double* dpar = dmono + parent_[p] * stride;
+    double* out = dmono + p * stride;
+    for (int j = 0; j < count; ++j) out[j] = dpar[j] * u[a][j] + par[j] * du[a][j];
+  }
+  // Tangents of the moments (basic sums, then the times list) ...
+  double* dmom = ws.dmoments.data();
+  const double* mom = ws.moments.data();
+  for (size_t b = 0; b < basic_mu_.size(); ++b) {
+    const double* f = ws.f.data() + basic_mu_[b] * stride;
+    const double* df = ws.df.data() + basic_mu_[b] * stride;
+    const double* m = mono + basic_mono_[b] * stride;
+    const double* dm = dmono + basic_mono_[b] * stride;
+    double sum = 0.0;
+    for (int j = 0; j < count; ++j) sum += df[j] * ws.dr_radial[j] * m[j] + f[j] * dm[j];
+    dmom[b] = sum;
+  }
+  for (const Product& t : times_) dmom[t.k] += t.m * (dmom[t.i] * mom[t.j] + mom[t.i] * dmom[t.j]);
+  // ... and of G = dV/dmom through the reverse sweep (G itself is rebuilt alongside).
+  std::vector<double> G(nmom, 0.0);
+  double* dG = ws.dmoment_grad.data();
+  const auto& map = model_.alpha_moment_mapping;
+  for (size_t s = 0; s < map.size(); ++s) G[map[s]] += model_.moment_coeffs[s];
+  for (auto t = times_.rbegin(); t != times_.rend(); ++t) {
+    const double gk = G[t->k] * t->m, dgk = dG[t->k] * t->m;
+    G[t->i] += gk * mom[t->j];
+    G[t->j] += gk * mom[t->i];
+    dG[t->i] += dgk * mom[t->j] + gk * dmom[t->j];
+    dG[t->j] += dgk * mom[t->i] + gk * dmom[t->i];
+  }
+  // Radial block: d/de [scale sum_j Q_xi(r_j) H_mu(j)], H_mu(j) = sum_b G_b m_b(u_j).
+  const double scale = model_.scaling * (model_.has_radial_scaling ? model_.radial_scaling : 1.0);
+  const double rmin = model_.min_dist, rcut = model_.max_dist;
+  const double dxdr = 2.0 / (rcut - rmin);
+  std::vector<double> H(K_), dH(K_);
+  double* Q = ws.cheb.data();
+  double* dQ = ws.dcheb.data();
+  for (int s = 0; s < C_; ++s) {
+    double* out = ddtheta + (static_cast<size_t>(species_i) * C_ + s) * K_ * R_;
+    for (int j = ws.species_start[s]; j < ws.species_start[s + 1]; ++j) {
+      std::fill(H.begin(), H.end(), 0.0);
+      std::fill(dH.begin(), dH.end(), 0.0);
+      for (size_t b = 0; b < basic_mu_.size(); ++b) {
+        const size_t at = static_cast<size_t>(basic_mono_[b]) * stride + j;
+        H[basic_mu_[b]] += G[b] * mono[at];
+        dH[basic_mu_[b]] += dG[b] * mono[at] + G[b] * dmono[at];
+      }
+      const double x = (2.0 * ws.r[j] - (rmin + rcut)) / (rcut - rmin);
+      const double d = rcut - ws.r[j], d2 = d * d;
+      double t0 = 1.0, t1 = x, dt0 = 0.0, dt1 = 1.0;
+      for (int xi = 0; xi < R_; ++xi) {
+        double t = t0, dt = dt0;
+        if (xi == 1) {
+          t = t1;
+          dt = dt1;
+        } else if (xi >= 2) {
+          t = 2.0 * x * t1 - t0;
+          dt = 2.0 * t1 + 2.0 * x * dt1 - dt0;
+          t0 = t1;
+          t1 = t;
+          dt0 = dt1;
+          dt1 = dt;
+        }
+        Q[xi] = t * d2;
+        dQ[xi] = dt * dxdr * d2 - 2.0 * t * d;  // dQ_xi/dr
+      }
+      for (int mu = 0; mu < K_; ++mu)
+        for (int xi = 0; xi < R_; ++xi)
+          out[mu * R_ + xi] += scale * (dQ[xi] * ws.dr_radial[j] * H[mu] + Q[xi] * dH[mu]);
+    }
+  }
+  for (size_t s = 0; s < map.size(); ++s) ddtheta[radial_count + C_ + s] = dmom[map[s]];
+  return energy;
+}
+
 }  // namespace seimd

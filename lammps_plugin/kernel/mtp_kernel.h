@@ -38,6 +38,8 @@ class MtpKernel {
     std::vector<double> radial_force;      // n: sum_b G_b f'_mu(b) m_b
     std::vector<double> moment_weight;     // K x n: sum_{b: mu_b = mu} G_b m_b(u_j)
     std::vector<double> cheb;              // R: Q_xi(r) of one neighbour
+    // Tangents for site_parameter_gradient_directional (sized on first use).
+    std::vector<double> dr_radial, dux, duy, duz, dmono, dmoments, dmoment_grad, dcheb;
     std::vector<double> gx, gy, gz;        // n: gradient of sum_b G_b f_mu(b) m_b over u
     std::vector<double> moments, moment_grad;  // alpha_moments_count
     void reserve(int n, int K, int P);
@@ -65,6 +67,15 @@ class MtpKernel {
   double site_parameter_gradient(int species_i, int n, const double* rij, const int* species_j,
                                  double* dtheta, Workspace& ws, double* grad = nullptr) const;
   int parameter_count() const { return model_.parameter_count(); }
+
+  // dV_i/dtheta as above, and its exact derivative along a displacement of the neighbours,
+  // ddtheta = sum_j d(dV_i/dtheta)/dr_ij . drij_j (forward-mode through the same steps).
+  // Force matching needs sum_k lambda_k . dF_k/dtheta = -sum_i (that with drij_j =
+  // lambda_j - lambda_i), and stress matching the same with drij_j = Lambda r_ij.
+  double site_parameter_gradient_directional(int species_i, int n, const double* rij,
+                                             const int* species_j, const double* drij,
+                                             double* dtheta, double* ddtheta,
+                                             Workspace& ws) const;
 
  private:
   void load_neighbours(int n, const double* rij, const int* species_j, Workspace& ws) const;

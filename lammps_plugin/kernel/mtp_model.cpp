@@ -129,7 +129,7 @@ std::vector<std::string> MtpModel::elements() const {
   std::istringstream tokens(potential_tag);
   std::string tok;
   while (tokens >> tok) {
-    if (tok.rfind("elements=", 0) != 0) continue;
+    if (tok.rfind("elements:", 0) != 0) continue;
     std::string list = tok.substr(9), sym;
     std::istringstream syms(list);
     while (std::getline(syms, sym, ',')) out.push_back(trim(sym));

@@ -40,7 +40,7 @@ struct MtpModel {
 
   bool is_trained() const { return !moment_coeffs.empty(); }
   double cutoff() const { return max_dist; }
-  // Element symbols declared by seimd inside potential_tag as `elements=Li,P,S,Cl`
+  // Element symbols declared by seimd inside potential_tag as `elements:Li,P,S,Cl`
   // (MLIP-2 reads the tag as free text); empty when the file declares none.
   std::vector<std::string> elements() const;
   // Number of trainable parameters: K R C^2 + C + S.

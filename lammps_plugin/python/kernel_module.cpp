@@ -111,6 +111,45 @@ DArray parameter_gradients(const MtpKernel& k, const IArray& species, const LArr
   return out;
 }
 
+// sum_i dV_i/dtheta and its exact derivative along pair displacements drij (M x 3):
+// what force and stress matching need (see MtpKernel::site_parameter_gradient_directional).
+py::tuple parameter_gradient_directional(const MtpKernel& k, const IArray& species,
+                                         const LArray& offsets, const IArray& neighbours,
+                                         const DArray& rij, const DArray& drij) {
+  check_csr(k, species, offsets, neighbours, rij);
+  require(drij.ndim() == 2 && drij.shape(0) == rij.shape(0) && drij.shape(1) == 3,
+          "drij must have the shape of rij");
+  const int64_t N = species.shape(0);
+  const int P = k.parameter_count();
+  DArray total(P), directional(P);
+  double* tot = total.mutable_data();
+  double* dir = directional.mutable_data();
+  std::fill(tot, tot + P, 0.0);
+  std::fill(dir, dir + P, 0.0);
+  const int32_t* sp = species.data();
+  const int64_t* off = offsets.data();
+  const int32_t* nb = neighbours.data();
+  {
+    py::gil_scoped_release release;
+    auto ws = k.workspace();
+    std::vector<double> dtheta(P), ddtheta(P);
+    std::vector<int> nsp;
+    for (int64_t i = 0; i < N; ++i) {
+      const int n = static_cast<int>(off[i + 1] - off[i]);
+      nsp.resize(n);
+      for (int q = 0; q < n; ++q) nsp[q] = sp[nb[off[i] + q]];
+      k.site_parameter_gradient_directional(sp[i], n, rij.data() + 3 * off[i], nsp.data(),
+                                            drij.data() + 3 * off[i], dtheta.data(),
+                                            ddtheta.data(), ws);
+      for (int p = 0; p < P; ++p) {
+        tot[p] += dtheta[p];
+        dir[p] += ddtheta[p];
+      }
+    }
+  }
+  return py::make_tuple(total, directional);
+}
+
 // Energies, forces and virial of a configuration from a CSR neighbour list:
 // the neighbours of atom i are entries offsets[i] .. offsets[i+1]-1 of `neighbours`
 // (the index of the neighbour's atom, 0..N-1, periodic images folded back) and of
@@ -287,6 +326,9 @@ PYBIND11_MODULE(_kernel, m) {
       .def("parameter_gradients", &parameter_gradients, py::arg("species"), py::arg("offsets"),
            py::arg("neighbours"), py::arg("rij"),
            "dV_i/dtheta of every atom (N, parameter_count) from a CSR neighbour list")
+      .def("parameter_gradient_directional", &parameter_gradient_directional, py::arg("species"),
+           py::arg("offsets"), py::arg("neighbours"), py::arg("rij"), py::arg("drij"),
+           "(dE/dtheta, sum over pairs of d(dV_i/dtheta)/dr_ij . drij), both (parameter_count,)")
       .def("compute", &compute, py::arg("species"), py::arg("offsets"), py::arg("neighbours"),
            py::arg("rij"), py::arg("threads") = 0,
            "site energies, forces, virial (MLIP convention) of a CSR neighbour list");

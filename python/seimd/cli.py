@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help=".cfg file to grade")
     p.add_argument("-o", "--output", help="write the configurations with Feature MV_grade")
     p.set_defaults(func=_grade)
+
+    from .train.trainer import add_train_subcommand  # `seimd train` (seimd.train)
+
+    add_train_subcommand(sub)
     return parser
 
 

@@ -19,7 +19,8 @@ from .. import _kernel
 from .model import MTP
 from .reference import TypeMap, neighbour_pairs, resolve_types
 
-__all__ = ["MTPCalculator", "load_kernel", "evaluate", "site_parameter_gradients", "neighbour_csr"]
+__all__ = ["MTPCalculator", "load_kernel", "evaluate", "site_parameter_gradients", "neighbour_csr",
+           "parameter_gradient_along"]
 
 
 def load_kernel(potential: MTP | str | os.PathLike) -> "_kernel.Kernel":
@@ -55,6 +56,30 @@ def site_parameter_gradients(kernel: "_kernel.Kernel", atoms: Atoms,
     offsets, neighbours, rij = neighbour_csr(atoms, kernel.cutoff)
     return kernel.parameter_gradients(np.ascontiguousarray(species, dtype=np.int32), offsets,
                                       neighbours, rij)
+
+
+def parameter_gradient_along(kernel: "_kernel.Kernel", atoms: Atoms, species: np.ndarray,
+                             displacement: np.ndarray | None = None,
+                             strain: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """dE/dtheta and its exact derivative along a deformation of the configuration.
+
+    With `displacement` (N, 3, A) lambda: D = sum_k lambda_k . d(dE/dtheta)/dx_k, so that
+    sum_k lambda_k . dF_k/dtheta = -D (force matching). With `strain` (3, 3) Lambda
+    (x -> (1 + eps Lambda) x): D = d(dE/dtheta)/deps, so that
+    sum_ab Lambda_ab dW_ab/dtheta = -D for the MLIP virial W (stress matching).
+    """
+    offsets, neighbours, rij = neighbour_csr(atoms, kernel.cutoff)
+    if (displacement is None) == (strain is None):
+        raise ValueError("give exactly one of displacement and strain")
+    if displacement is not None:
+        lam = np.asarray(displacement, dtype=float).reshape(len(atoms), 3)
+        centres = np.repeat(np.arange(len(atoms)), np.diff(offsets))
+        drij = lam[neighbours] - lam[centres]
+    else:
+        drij = rij @ np.asarray(strain, dtype=float).T
+    return kernel.parameter_gradient_directional(np.ascontiguousarray(species, dtype=np.int32),
+                                                 offsets, neighbours, rij,
+                                                 np.ascontiguousarray(drij))
 
 
 class MTPCalculator(Calculator):

@@ -13,7 +13,8 @@ The math the numbers feed is described in ``shared/reference/mtp-formats.md``
 and implemented in :mod:`seimd.mtp.reference`.
 
 seimd stores the chemical symbols of the species inside ``potential_tag`` as a
-token ``elements=Li,P,S,Cl`` so that MLIP-2 still reads the file.
+token ``elements:Li,P,S,Cl`` (no "=", which some readers such as motep split on) so that
+MLIP-2 and motep still read the file.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ KNOWN_RADIAL_BASIS_TYPES = (
     "RBTaylor",
     "RBvdW",
 )
-_ELEMENTS_TOKEN = "elements="
+_ELEMENTS_TOKEN = "elements:"
 _SYMBOL_RE = re.compile(r"^[A-Z][a-z]{0,2}$")
 
 
@@ -262,7 +263,7 @@ class MTP:
 
     @property
     def elements(self) -> list[str] | None:
-        """Chemical symbols of species 0..C-1 from the ``elements=`` tag token, or None."""
+        """Chemical symbols of species 0..C-1 from the ``elements:`` tag token, or None."""
         return _elements_from_tag(self.potential_tag)
 
     def with_elements(self, symbols: Sequence[str]) -> "MTP":

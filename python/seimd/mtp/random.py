@@ -67,5 +67,5 @@ def random_mtp(
         species_coeffs=species,
         moment_coeffs=moment,
         potential_name="random",
-        potential_tag=f"random seed={seed}",
+        potential_tag=f"random-seed:{seed}",
     )
