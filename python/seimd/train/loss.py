@@ -45,6 +45,13 @@ Gradient with respect to theta = ``MTP.parameters`` = [radial | species | moment
   contribution. Cost: 1 energy/force evaluation + 3 parameter-gradient
   evaluations of every configuration per loss-and-gradient evaluation, with
   no (3N x n_parameters) Jacobian ever formed.
+* ``adjoint="exact"`` replaces the central difference by the kernel's exact
+  forward-mode directional derivative (``Kernel.parameter_gradient_directional``,
+  one pass that also returns dE/dtheta). Measured on level 08/16 cells it agrees
+  with the central difference to 2e-8 (relative); its pass costs 1.30 ms against
+  0.99 ms for the three parameter-gradient passes of a 52-atom level-16 cell,
+  1.75 against 1.57 ms per cell for a whole loss-and-gradient evaluation, so
+  the central difference stays the default and the exact mode serves as its check.
 
 Errors reported alongside (unweighted, over the configurations that have the
 label): energy RMSE per atom (meV/atom), force RMSE per Cartesian component
@@ -311,12 +318,16 @@ class Loss:
 
     def __init__(self, template: MTP, configurations: Sequence[TrainingConfiguration],
                  weights: LossWeights | None = None, comm=None, threads: int = 1,
-                 displacement: float = 1e-4, chunk_bytes: float = 32e6) -> None:
+                 displacement: float = 1e-4, chunk_bytes: float = 2e6,
+                 adjoint: str = "fd") -> None:
         self.template = template
         self.weights = weights or LossWeights()
         self.comm = comm if comm is not None else SerialComm()
         self.threads = int(threads)
         self.displacement = float(displacement)
+        if adjoint not in ("fd", "exact"):
+            raise ValueError(f"adjoint must be 'fd' or 'exact', got {adjoint!r}")
+        self.adjoint = adjoint
         self.n_parameters = template.n_parameters
         self.n_configurations = len(configurations)
         for n, c in enumerate(configurations):
@@ -436,16 +447,39 @@ class Loss:
         grad = buf[10:]
         args = (ch.species, ch.offsets, ch.neighbours)
         coef_e = 2.0 * w.energy * ch.weight * d_e / div
+        lam = 2.0 * w.forces * ch.weight[ch.atom_cfg, None] * d_f
+        c = w.stress * ch.weight / div
+        big_lambda = c[:, None, None] * (d_w + d_w * np.eye(3))
+        if self.adjoint == "exact":
+            grad += self._exact_terms(kernel, ch, coef_e, lam, big_lambda)
+            return
         if np.any(coef_e != 0.0):
             g0 = _reduce_segments(kernel.parameter_gradients(*args, ch.rij), ch.atom_start,
                                   total_atoms)
             grad += coef_e @ g0
-        lam = 2.0 * w.forces * ch.weight[ch.atom_cfg, None] * d_f
-        c = w.stress * ch.weight / div
-        big_lambda = c[:, None, None] * (d_w + d_w * np.eye(3))
         adjoint = self._adjoint(kernel, ch, lam, big_lambda)
         if adjoint is not None:
             grad += adjoint.sum(axis=0)
+
+    def _exact_terms(self, kernel, ch: _Chunk, coef_e: np.ndarray, lam: np.ndarray,
+                     big_lambda: np.ndarray) -> np.ndarray:
+        """Energy + force/virial gradient with the kernel's exact forward-mode derivative.
+
+        ``parameter_gradient_directional`` returns, for one configuration, dE/dtheta and
+        sum_ij d(dV_i/dtheta)/dr_ij . drij exactly (no finite difference); one call per
+        configuration (the first output must stay per configuration for the energy term).
+        """
+        drij = (np.einsum("mab,mb->ma", big_lambda[ch.pair_cfg], ch.rij)
+                + lam[ch.neighbours] - lam[ch.centre])
+        out = np.zeros(self.n_parameters)
+        ends = np.append(ch.atom_start[1:], ch.species.size)
+        for c, (a0, a1) in enumerate(zip(ch.atom_start, ends)):
+            p0, p1 = ch.offsets[a0], ch.offsets[a1]
+            g0, directional = kernel.parameter_gradient_directional(
+                ch.species[a0:a1], ch.offsets[a0:a1 + 1] - p0,
+                (ch.neighbours[p0:p1] - a0).astype(np.int32), ch.rij[p0:p1], drij[p0:p1])
+            out += coef_e[c] * g0 - directional
+        return out
 
     # ------------------------------------------------------------ preconditioning
 
