@@ -3,6 +3,8 @@ rotation invariance, linear independence and the .mtp text."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -28,13 +30,14 @@ MLIP = {
     28: (6, 866, 180069, 17366, 2445),
 }
 # What the generator gives where MLIP-2's times/moments counts are not reproduced
-# (see the module docstring: K, basic moments and S do agree). level -> (times, moments)
-OURS = {16: (967, 334), 20: (6923, 1348), 24: (40520, 5037), 28: (200248, 16831)}
+# (see the module docstring: K, basic moments and the basis functions do agree).
+# level -> (times, moments)
+OURS = {20: (6622, 1415), 24: (38647, 5526), 28: (198057, 19971)}
 # Further published MLIP-2 sizes: basis functions and (where known) moments / times.
 MLIP_S = {2: 1, 4: 2, 6: 5, 8: 9, 10: 16, 12: 29, 14: 52, 16: 92, 18: 163, 20: 288,
           22: 500, 24: 864, 26: 1464, 28: 2445}
-MLIP_MOMENTS = {2: 1, 4: 2, 6: 8, 8: 18, 10: 41, 12: 84, 14: 174}
-MLIP_TIMES = {8: 14, 10: 42, 12: 117}
+MLIP_MOMENTS = {2: 1, 4: 2, 6: 8, 8: 18, 10: 41, 12: 84, 14: 174, 16: 350}
+MLIP_TIMES = {8: 14, 10: 42, 12: 117, 16: 969}
 
 
 def _sample_text() -> str:
@@ -103,8 +106,8 @@ def test_counts_table(level: int) -> None:
     if level in OURS:
         # Known, documented difference from MLIP-2's evaluation scheme.
         assert got == OURS[level]
-        assert abs(got[1] - nmoments) / nmoments < 0.05  # within 5 %
-        assert abs(got[0] - ntimes) / ntimes < 0.13  # within 13 %
+        assert abs(got[1] - nmoments) / nmoments < 0.16  # within 16 %
+        assert abs(got[0] - ntimes) / ntimes < 0.11  # within 11 %
     else:
         assert got == (ntimes, nmoments)
 
@@ -275,3 +278,55 @@ def test_bad_arguments() -> None:
     b = generate_basis(8, radial_funcs_count=1)
     assert b["radial_funcs_count"] == 1 and b["alpha_index_basic"][:, 0].max() == 0
     assert len(b["alpha_moment_mapping"]) == 7
+
+
+# ---------------------------------------------------------------------------
+# the basis functions against motep's reproduction of MLIP's basis
+# ---------------------------------------------------------------------------
+
+
+def _motep_trees(level: int) -> list:
+    """motep's contraction trees of MLIP's basis functions (MIT licensed test data)."""
+    spec = importlib.util.find_spec("motep")
+    assert spec is not None, "motep (a test dependency) is not installed"
+    root = Path(next(iter(spec.submodule_search_locations)))
+    path = root / "potentials/mtp/jax/precomputed_moments" / f"moments_level{level}.json"
+    return json.loads(path.read_text())
+
+
+def _tree_value(tree, u: np.ndarray, f: np.ndarray, cache: dict) -> np.ndarray:
+    """A tree ``[left, right, rank, [axes_left, axes_right]]`` (np.tensordot) or a
+    basic moment ``[mu, nu, nu]`` on one neighbourhood (u (n, 3), f (n, K))."""
+    if not isinstance(tree[0], list):
+        mu, nu = tree[0], tree[1]
+        T = f[:, mu]
+        for _ in range(nu):
+            T = T[..., None] * u.reshape((u.shape[0],) + (1,) * (T.ndim - 1) + (3,))
+        return T.sum(axis=0)
+    key = json.dumps(tree)
+    if key not in cache:
+        cache[key] = np.tensordot(_tree_value(tree[0], u, f, cache),
+                                  _tree_value(tree[1], u, f, cache), axes=tree[3])
+    return cache[key]
+
+
+@pytest.mark.parametrize("level", list(range(2, 25, 2)))
+def test_basis_functions_are_motep_contractions(level: int) -> None:
+    """Graph for graph, the basis functions are the exact contractions of MLIP's
+    basis (as motep reproduces it): one-to-one, equal values (not only up to scale)."""
+    trees = _motep_trees(level)
+    rng = np.random.default_rng(300 + level)
+    b = generate_basis(level)
+    u, f = _neighbourhoods(rng, 3, 10, b["radial_funcs_count"])
+    ours = evaluate_moments(b, u, f)[:, b["alpha_moment_mapping"]]
+    caches = [{} for _ in range(len(u))]  # intermediates shared between trees
+    ref = np.array([[float(_tree_value(t, u[c], f[c], caches[c])) for t in trees]
+                    for c in range(len(u))])
+    assert ours.shape == ref.shape
+    matched = set()
+    for j in range(ref.shape[1]):
+        err = np.max(np.abs(ours - ref[:, j:j + 1]), axis=0) / np.max(np.abs(ref[:, j]))
+        i = int(np.argmin(err))
+        assert err[i] < 1e-9, f"level {level}: motep function {j} is not in the basis"
+        matched.add(i)
+    assert len(matched) == ours.shape[1]

@@ -8,14 +8,14 @@ Objects
 * A *label* ``(mu, nu)`` names the basic moment
   ``M[mu,nu] = sum_j f_mu(r_ij) u^a v^b w^c`` over the neighbours' unit vectors
   ``(u, v, w)``, ``a + b + c = nu``: a symmetric tensor of rank ``nu`` and level
-  ``2 + 4 mu + nu``. Every stored tensor, basic or derived, is symmetric and is
-  kept as its ``(nu+1)(nu+2)/2`` distinct components in the order
-  ``(nu,0,0), (nu-1,1,0), (nu-1,0,1), (nu-2,2,0), ...`` (a, then b, descending).
+  ``2 + 4 mu + nu``, kept as its ``(nu+1)(nu+2)/2`` distinct components in the
+  order ``(nu,0,0), (nu-1,1,0), (nu-1,0,1), (nu-2,2,0), ...`` (a, then b, descending).
 * A *basis function* is a scalar contraction of at most four basic moments,
   described by a multigraph: one vertex per factor, ``m`` parallel edges for
   ``m`` indices contracted between two factors, vertex degree ``nu``, no loops
   (a self-trace of ``M[mu,nu]`` is ``M[mu,nu-2]`` for unit vectors). Its level
-  is the sum of its factors' levels.
+  is the sum of its factors' levels. Each basis function is the *exact*
+  contraction of its graph (no symmetrisation of intermediates).
 
 The rule implemented
 --------------------
@@ -24,76 +24,70 @@ The rule implemented
    28 its K = 6 and 866 basic moments.
 2. Basis functions: every non-isomorphic loop-free multigraph with 1 to 4
    vertices labelled ``(mu, nu)`` (mu < K, nu <= 10) of vertex degrees ``nu``
-   and total level ``<= level``. This reproduces MLIP-2's basis sizes at every
-   level: 1, 2, 5, 9, 16, 29, 52, 92, 163, 288, 500, 864, 1464, 2445 for
-   levels 2, 4, ..., 28 (an odd level has the basis of the even level below:
-   the total rank of a scalar is even). The basic moments are the labels that
-   occur (``nu = 0``: ``2 + 4 mu <= level``; ``nu > 0``: ``4 + 4 mu + 2 nu <= level``).
+   and total level ``<= level``: 1, 2, 5, 9, 16, 29, 52, 92, 163, 288, 500,
+   864, 1464, 2445 for levels 2, 4, ..., 28 (an odd level has the basis of the
+   even level below: the total rank of a scalar is even). This is, graph for
+   graph, the set of contractions that MLIP-2's templates evaluate (checked
+   for levels 2-24 against the contraction trees that motep, MIT licensed,
+   ships as reproductions of MLIP's basis; ``tests/test_basis.py`` compares
+   the values). The basic moments are the labels that occur.
 3. Connected functions of ``n >= 2`` factors are evaluated as chains:
-   ``T1 = M[v1]``, ``Tk = Sym(contract(M[vk], T(k-1)))`` over the ``dk``
-   indices joining ``vk`` to ``v1..v(k-1)``, vertices in non-increasing
-   ``(mu, nu)`` order; among the orders this allows (equal labels), those
-   whose every step contracts something come first, then larger ``dk``
-   earlier. Since intermediates are symmetrised, a tensor is identified by its
-   history (labels and ``dk`` of the chain) and equal histories share slots.
-   Symmetrisation can make two graphs evaluate to the same function (from
-   level 18 on); the generator compares every new function with the earlier
-   ones on three fixed random neighbourhoods and, on a clash, uses the
-   cheapest other vertex order (fewest new ``times`` rows) with a new value,
-   then, for 4 factors, a pairing ``(M.M).(M.M)``, and if needed re-plans an
-   earlier function (augmenting path). So the S scalars are S distinct
-   functions; their numerical rank equals that of the exact graph invariants
-   (S for levels <= 14; S-1, S-2, S-6, S-14, S-33 at 16, 18, 20, 22, 24 from
-   identities of 3-d tensors such as Cayley-Hamilton for ``M[0,2]``:
-   ``tr A^4`` is a polynomial in ``tr A = M[0,0]``, ``tr A^2``, ``tr A^3``).
-4. Disconnected functions are products of their connected components, taken
+   ``T1 = M[v1]``, ``Tk = contract(M[vk], T(k-1))`` over the indices joining
+   ``vk`` to ``v1..v(k-1)``. Among the vertex orders whose every step
+   contracts something, the chosen one has non-increasing ``(nu, mu)`` (rank
+   first) if possible, then the larger numbers of contracted indices earlier,
+   then the smallest vertex tuple. Intermediates are *not* symmetrised: a
+   tensor keeps its free indices in groups, one per factor, and is symmetric
+   only within a group; a component is one monomial per group.
+4. Storage: a slot is identified by its exact expression ``sum m * x * y``
+   (operand slots, ``m`` the integer multiplicity); components of any tensors
+   with equal expressions share one slot (e.g. ``T_ab = T_ba`` for
+   ``T = M[0,2] . M[0,2]``). Basic components are their own slots.
+5. Disconnected functions are products of their connected components, taken
    one at a time in decreasing order of their (descending) label lists; each
    partial product is itself a basis function.
-5. Values and ``m``: slot values are ``w_P * S_P`` with ``S_P`` the true
-   symmetric component and integer weights ``w`` (1 for basic moments); a new
-   tensor's weights are the least common multiples of the denominators of its
-   exact coefficients, so every ``m`` is an integer (e.g. the multinomial
-   counts of a full contraction). Rows ``(i, j)`` and ``(j, i)`` of a tensor
-   contracted with itself are merged.
-6. Order: basic moments by ``(mu, nu)``, then components; derived slots by
+6. Order: basic moments by ``(mu, nu)``, then components; derived tensors by
    number of factors, then by their descending label list ``s1 >= ... >= sn``
-   compared as ``(s1, sn, s2, ..., s(n-1))``, then rank, then history. Times
-   rows by result slot, result component and summation index; a row is
-   ``{new factor, accumulated tensor, m, result}``. The mapping lists the
-   rank-0 slots in slot order.
+   compared as ``(s1, sn, s2, ..., s(n-1))``, then rank, then history; within
+   a tensor, components by the monomial of their summed indices, then group
+   by group; a slot is listed where it first occurs. Times rows by slot, in
+   order of first occurrence in the sum; a row is
+   ``{new factor, accumulated tensor, m, result}`` (``i <= j`` when a tensor
+   is contracted with itself). The mapping lists the scalar slots in order.
 
 Agreement with MLIP-2 templates (R = 8)
 ---------------------------------------
-Levels 08 and 10 are reproduced exactly, lists and order (level 10 was
-checked against a copy of the MLIP-2 template). K, the basic moments and the
-number of basis functions agree at every level. ``alpha_moments_count``
-agrees for levels 2-14 and ``alpha_index_times_count`` wherever it is known
-up to level 12 (14, 42, 117 at 8, 10, 12). From level 16 on MLIP-2 evaluates
-some contractions differently -- the published counts do not pin down how
-(no chain order, tie-break or storage variant tried matched levels 16-28
-together) -- so these two counts differ:
+Levels 08, 10 and 12 give the same lists as before this storage rule (level
+08 equals the MLIP-2 sample, level 10 was checked against a copy of the
+MLIP-2 template). K, the basic moments and the basis functions (as exact
+contraction graphs) agree at every level. ``alpha_moments_count`` agrees for
+levels 2-16 and ``alpha_index_times_count`` wherever it is known up to level
+16 (14, 42, 117, 969 at 8, 10, 12, 16). From level 18 on MLIP-2 evaluates
+some chains in another order or shares slots differently -- the published
+counts do not pin down how (no single chain-order or storage variant tried
+matched levels 16-28 together) -- so these two counts differ:
 
 =====  =======================  ========================
 level  moments (MLIP-2)         times (MLIP-2)
 =====  =======================  ========================
-16     334 (350, -16)           967 (969, -2)
-18     663 (718, -55)           2555 (?)
-20     1348 (1352, -4)          6923 (6349, +574)
-22     2594 (2621, -27)         16789 (?)
-24     5037 (4991, +46)         40520 (36170, +4350)
-26     9279 (9396, -117)        92104 (?)
-28     16831 (17366, -535)      200248 (180069, +20179)
+16     350 (350)                969 (969)
+18     697 (718, -21)           2559 (?)
+20     1415 (1352, +63)         6622 (6349, +273)
+22     2803 (2621, +182)        16366 (?)
+24     5526 (4991, +535)        38647 (36170, +2477)
+26     10597 (9396, +1201)      90041 (?)
+28     19971 (17366, +2605)     198057 (180069, +17988)
 =====  =======================  ========================
 
 Every mapped moment is a full contraction of symmetric tensors, hence
 invariant under rotations (and reflections); ``tests/test_basis.py`` checks
-this, the counts, the level-08 lists and the numerical ranks.
+this, the counts, the level-08 lists, the numerical ranks and the values
+against motep's contraction trees.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import functools
 import itertools
 import math
@@ -156,19 +150,6 @@ def _ncomp(n: int) -> int:
 
 def _add(p: tuple[int, int, int], q: tuple[int, int, int]) -> tuple[int, int, int]:
     return (p[0] + q[0], p[1] + q[1], p[2] + q[2])
-
-
-def _sub(p: tuple[int, int, int], q: tuple[int, int, int]) -> tuple[int, int, int] | None:
-    r = (p[0] - q[0], p[1] - q[1], p[2] - q[2])
-    return r if min(r) >= 0 else None
-
-
-def _times_count(a: int, b: int, d: int, same: bool) -> int:
-    """Rows of alpha_index_times for contracting rank-b basic with rank-a tensor over d."""
-    if same:
-        n = _ncomp(a - d)
-        return n * (n + 1) // 2 * _ncomp(d)
-    return _ncomp(a - d) * _ncomp(b - d) * _ncomp(d)
 
 
 # ---------------------------------------------------------------------------
@@ -297,342 +278,213 @@ def _components(A: list[list[int]]) -> list[list[int]]:
 # ---------------------------------------------------------------------------
 
 
-class _Step:
-    """One derived tensor: ``Sym(contract(new, acc))`` over ``d`` indices (``d = 0``
-    and both scalars: a product)."""
+def _vkey(label) -> tuple[int, int]:
+    """Chain order key of a basic moment: rank first, then radial index."""
+    return (label[1], label[0])
 
-    __slots__ = ("key", "rank", "labels", "new", "acc", "d", "same")
 
-    def __init__(self, key, rank, labels, new, acc, d, same):
-        self.key = key  # identity: the evaluation history
-        self.rank = rank
+def _chain_order(nodes, A) -> tuple[int, ...]:
+    """Vertex order of the chain evaluation of a connected graph (see rule 3)."""
+    n = len(nodes)
+    best = None
+    for o in itertools.permutations(range(n)):
+        ds = tuple(sum(A[o[k]][u] for u in o[:k]) for k in range(1, n))
+        if 0 in ds:
+            continue  # every partial product must be connected
+        desc = all(_vkey(nodes[o[k]]) <= _vkey(nodes[o[k - 1]]) for k in range(1, n))
+        pref = (not desc, tuple(-d for d in ds), o)
+        if best is None or pref < best:
+            best = pref
+    return best[-1]
+
+
+class _Tensor:
+    """A stored (unsymmetrised) tensor: free indices in groups, one group per
+    factor that still has free indices; symmetric within a group. ``comps``
+    maps a component (one monomial per group) to its slot."""
+
+    __slots__ = ("key", "sizes", "labels", "rank", "comps", "new", "acc", "same")
+
+    def __init__(self, key, sizes, labels, new=None, acc=None):
+        self.key = key
+        self.sizes = sizes
         self.labels = labels  # basic labels of all factors, sorted descending
-        self.new = new  # key of the first operand (a basic moment for chain steps)
-        self.acc = acc  # key of the second operand (the accumulated tensor)
-        self.d = d
-        self.same = same  # both operands are the same tensor
+        self.rank = sum(sizes)
+        self.comps: dict = {}
+        self.new, self.acc = new, acc
+        self.same = new is not None and new == acc
 
 
-def _basic_key(label) -> tuple:
-    return ("B",) + tuple(label)
+class _Store:
+    """Slots identified by their exact expression (sum of m * slot * slot)."""
+
+    def __init__(self):
+        self.tensors: dict = {}
+        self.expr: dict = {}  # expression -> slot
+        self.rows: list = []  # rows of each slot (None for basic components)
+        self.basic_of: dict = {}  # slot -> (mu, a, b, c)
+
+    def _slot(self, rows: dict) -> int:
+        key = tuple(sorted(((min(p), max(p)), m) for p, m in rows.items()))
+        s = self.expr.get(key)
+        if s is None:
+            s = self.expr[key] = len(self.rows)
+            self.rows.append(list(rows.items()))
+        return s
+
+    def basic(self, label) -> _Tensor:
+        key = ("B",) + tuple(label)
+        T = self.tensors.get(key)
+        if T is None:
+            mu, nu = label
+            T = self.tensors[key] = _Tensor(key, (nu,) if nu else (), (tuple(label),))
+            for c in _monomials(nu):
+                s = len(self.rows)
+                self.rows.append(None)
+                self.basic_of[s] = (mu,) + c
+                T.comps[(c,) if nu else ()] = s
+        return T
+
+    def contract(self, new: _Tensor, acc: _Tensor, cs: tuple[int, ...]) -> _Tensor:
+        """``new`` (a basic moment) contracted with ``acc``: ``cs[g]`` indices of
+        acc's group g with as many of new's indices (no cs: a product of scalars)."""
+        key = ("C", new.key, acc.key, cs)
+        T = self.tensors.get(key)
+        if T is not None:
+            return T
+        d = sum(cs)
+        nfree = new.rank - d
+        sizes = ((nfree,) if nfree else ()) + tuple(s - c for s, c in zip(acc.sizes, cs) if s > c)
+        labels = tuple(sorted(new.labels + acc.labels, reverse=True))
+        T = self.tensors[key] = _Tensor(key, sizes, labels, new.key, acc.key)
+        zero = (0, 0, 0)
+        cgroups = [g for g, c in enumerate(cs) if c]
+        ksets = [[(K, _multinomial(K)) for K in _monomials(cs[g])] for g in cgroups]
+        free_acc = [g for g, (s, c) in enumerate(zip(acc.sizes, cs)) if s > c]
+        spaces = ([_monomials(nfree)] if nfree else []) + [_monomials(acc.sizes[g] - cs[g]) for g in free_acc]
+        for comp in itertools.product(*spaces):
+            pn = comp[0] if nfree else zero
+            pa = [zero] * len(acc.sizes)
+            for g, P in zip(free_acc, comp[1 if nfree else 0:]):
+                pa[g] = P
+            rows: dict = {}
+            for ks in itertools.product(*ksets):
+                m = 1
+                mn = pn
+                ta = list(pa)
+                for g, (Kc, mult) in zip(cgroups, ks):
+                    m *= mult
+                    mn = _add(mn, Kc)
+                    ta[g] = _add(ta[g], Kc)
+                sa = acc.comps[tuple(ta)]
+                sn = new.comps[(mn,)] if new.rank else new.comps[()]
+                p = (sn, sa)
+                rows[p] = rows.get(p, 0) + m
+            T.comps[comp] = self._slot(rows)
+        return T
+
+    def product(self, keys) -> _Tensor:
+        """Product of scalars, left to right."""
+        acc = self.tensors[keys[0]]
+        for k in keys[1:]:
+            new = self.tensors[k]
+            key = ("P", acc.key, new.key)
+            T = self.tensors.get(key)
+            if T is None:
+                T = self.tensors[key] = _Tensor(key, (), tuple(sorted(new.labels + acc.labels, reverse=True)),
+                                                new.key, acc.key)
+                T.comps[()] = self._slot({(new.comps[()], acc.comps[()]): 1})
+            acc = T
+        return acc
 
 
-def _chain_plan(nodes, A, order) -> list[_Step]:
-    """Chain evaluation ``((M[v1] . M[v2]) . M[v3]) ...`` of a connected graph."""
-    steps = []
-    first = nodes[order[0]]
-    acc, rank, labs, hist = _basic_key(first), first[1], [first], ("C", first + (-1,))
-    for k in range(1, len(order)):
-        v = order[k]
-        lab = nodes[v]
-        d = sum(A[v][u] for u in order[:k])
-        hist = hist + (lab + (d,),)
-        labs.append(lab)
-        new_rank = rank + lab[1] - 2 * d
-        steps.append(_Step(hist, new_rank, tuple(sorted(labs, reverse=True)), _basic_key(lab), acc, d,
-                           same=(k == 1 and lab == first)))
-        acc, rank = hist, new_rank
-    return steps
+def _tensor_sort_key(T: _Tensor):
+    lab = T.labels
+    return (len(lab), lab[0], lab[-1]) + tuple(lab[1:-1]) + (T.rank, repr(T.key))
 
 
-def _pairs_plan(nodes, A, p, q) -> list[_Step]:
-    """Balanced evaluation ``(M[p0] . M[p1]) . (M[q0] . M[q1])`` of a 4-vertex graph."""
-    s1 = _chain_plan(nodes, A, p)
-    s2 = _chain_plan(nodes, A, q)
-    k1, k2 = s1[-1].key, s2[-1].key
-    if k2 < k1:
-        s1, s2, p, q, k1, k2 = s2, s1, q, p, k2, k1
-    d = sum(A[x][y] for x in p for y in q)
-    labs = tuple(sorted((nodes[i] for i in tuple(p) + tuple(q)), reverse=True))
-    top = _Step(("T", k1, k2, d), s1[-1].rank + s2[-1].rank - 2 * d, labs, k1, k2, d, same=(k1 == k2))
-    return s1 + s2 + [top]
-
-
-@functools.lru_cache(maxsize=None)
-def _contract(na: int, wa: tuple[int, ...], nb: int, wb: tuple[int, ...], d: int, same: bool):
-    """Rows of ``Y = Sym(contract(X, Z))`` for stored symmetric X (rank na) and Z (rank nb).
-
-    Stored values are ``w * true component``; ``wa``/``wb`` are the operands'
-    weights. Returns (weights of Y, rows (out component, X comp, Z comp, m))
-    with integer ``m``; Y's weights are the least common multiples of the
-    denominators of its exact coefficients. ``same``: X and Z are the same
-    tensor, and the rows (i, j), (j, i) are merged.
-    """
-    r = na + nb - 2 * d
-    aidx, bidx = _monomial_index(na), _monomial_index(nb)
-    wy = []
-    rows = []
-    for po, P in enumerate(_monomials(r)):
-        # exact coefficient of each (X comp, Z comp) pair, as num / (mP * den)
-        terms: dict[tuple[int, int], list[int]] = {}
-        mP = _multinomial(P)
-        for I in _monomials(na - d):
-            J = _sub(P, I)
-            if J is None:
-                continue
-            for Kc in _monomials(d):
-                ai, bi = aidx[_add(I, Kc)], bidx[_add(J, Kc)]
-                num = _multinomial(I) * _multinomial(J) * _multinomial(Kc)
-                den = wa[ai] * wb[bi]
-                pair = (min(ai, bi), max(ai, bi)) if same else (ai, bi)
-                if pair in terms:
-                    n0, d0 = terms[pair]
-                    terms[pair] = [n0 * den + num * d0, d0 * den]
-                else:
-                    terms[pair] = [num, den]
-        w = 1
-        reduced = []
-        for pair, (num, den) in terms.items():
-            den *= mP
-            g = math.gcd(num, den)
-            num, den = num // g, den // g
-            reduced.append((pair, num, den))
-            w = w * den // math.gcd(w, den)
-        wy.append(w)
-        for (ai, bi), num, den in reduced:
-            if num:
-                rows.append((po, ai, bi, num * (w // den)))
-    return tuple(wy), tuple(rows)
-
-
-@functools.lru_cache(maxsize=None)
-def _rows_array(rows: tuple) -> tuple[np.ndarray, ...]:
-    arr = np.array(rows, dtype=np.int64).reshape(-1, 4)
-    return arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3].astype(float)
-
-
-def _ones(rank: int) -> tuple[int, ...]:
-    return (1,) * _ncomp(rank)
-
-
-class _Values:
-    """Slot values of tensors on a few fixed random neighbourhoods.
-
-    Used to make sure that no two basis functions are the same computation
-    (several contraction graphs can collapse onto one symmetrised evaluation).
-    """
-
-    def __init__(self, K: int, count: int = 3, neighbours: int = 9, seed: int = 20240611):
-        rng = np.random.default_rng(seed)
-        u = rng.normal(size=(count, neighbours, 3))
-        self.u = u / np.linalg.norm(u, axis=2, keepdims=True)
-        self.f = rng.uniform(-1.0, 1.0, size=(count, neighbours, max(K, 1)))
-        self.store: dict = {}  # key -> (rank, weights, values (ncomp, count))
-
-    def get(self, key):
-        if key not in self.store and key[0] == "B":
-            mu, nu = key[1], key[2]
-            u, f = self.u, self.f[:, :, mu]
-            vals = np.array([np.sum(f * u[:, :, 0] ** a * u[:, :, 1] ** b * u[:, :, 2] ** c, axis=1)
-                             for a, b, c in _monomials(nu)])
-            self.store[key] = (nu, _ones(nu), vals)
-        return self.store[key]
-
-    def plan_value(self, plan: list[_Step]) -> np.ndarray:
-        """Normalised values of the plan's final scalar (computing missing tensors)."""
-        for s in plan:
-            if s.key in self.store:
-                continue
-            na, wa, xa = self.get(s.new)
-            nb, wb, xb = self.get(s.acc)
-            wy, rows = _contract(na, wa, nb, wb, s.d, s.same)
-            po, ai, bi, m = _rows_array(rows)
-            out = np.zeros((len(wy), xa.shape[1]))
-            np.add.at(out, po, m[:, None] * xa[ai] * xb[bi])
-            self.store[s.key] = (s.rank, wy, out)
-        v = self.store[plan[-1].key][2][0]
-        norm = np.linalg.norm(v)
-        return v / norm if norm > 0 else v
-
-
-def _slot_sort_key(s: _Step):
-    lab = s.labels
-    return (len(lab), lab[0], lab[-1]) + tuple(lab[1:-1]) + (s.rank, repr(s.key))
+def _comp_sort_key(comp):
+    tot = (0, 0, 0)
+    for P in comp:
+        tot = _add(tot, P)
+    return (_monomial_index(sum(tot))[tot],) + tuple(_monomial_index(sum(P))[P] for P in comp)
 
 
 @functools.lru_cache(maxsize=None)
-def _basis_structure(level: int, K: int):
-    """Graphs, basic labels and derived tensors (in slot order) of a basis; cached."""
+def _basis_lists(level: int, K: int):
     graphs = _graphs(level, K)
-    steps: dict = {}
-    values = _Values(K)
-
-    def candidates(nodes, A):
-        """Evaluation plans of a connected graph, most preferred first."""
-        n = len(nodes)
-        cands = {}
-        for order in itertools.permutations(range(n)):
-            plan = _chain_plan(nodes, A, order)
-            ds = tuple(s.d for s in plan)
-            desc = all(nodes[order[k]] <= nodes[order[k - 1]] for k in range(1, n))
-            pref = (0, not desc, ds.count(0), tuple(-d for d in ds), repr(plan[-1].key))
-            key = plan[-1].key
-            if key not in cands or pref < cands[key][0]:
-                cands[key] = (pref, plan)
-        if n == 4:  # balanced pairings, only used when every chain collides
-            for p in ((0, 1), (0, 2), (0, 3)):
-                q = tuple(i for i in range(4) if i not in p)
-                plan = _pairs_plan(nodes, A, p, q)
-                cands.setdefault(plan[-1].key, ((1, repr(plan[-1].key)), plan))
-        return [plan for _, plan in sorted(cands.values(), key=lambda c: c[0])]
-
-    accepted = np.zeros((len(graphs), values.u.shape[0]))  # value vectors, by row
-    owner = np.full(len(graphs), -1)  # graph owning each row (-1: free row)
-    row_of: dict[int, int] = {}
-    assigned: dict[int, list[_Step]] = {}
-    options: dict[int, list[_Step]] = {}
-    used: collections.Counter = collections.Counter()
-
-    def find(v) -> int | None:
-        dots = np.abs(accepted @ v)
-        i = int(np.argmax(dots))
-        return int(owner[i]) if dots[i] > 1.0 - 1e-9 else None
-
-    def cost(plan):
-        """(new times rows, new slots) that a plan would add."""
-        ranks = {s.key: s.rank for s in plan}
-
-        def rank(key):
-            return key[2] if key[0] == "B" else ranks.get(key, 0)
-
-        new = [s for s in plan if used[s.key] == 0]
-        rows = sum(_times_count(rank(s.acc), rank(s.new), s.d, s.same) for s in new)
-        return (rows, sum(_ncomp(s.rank) for s in new))
-
-    def assign(g, plan, v):
-        if g in assigned:
-            used.subtract(s.key for s in assigned[g])
-            i = row_of[g]
-        else:
-            i = len(row_of)
-            row_of[g] = i
-        assigned[g] = plan
-        accepted[i] = v
-        owner[i] = g
-        used.update(s.key for s in plan)
-
-    def same_value(x, y) -> bool:
-        return abs(float(x @ y)) > 1.0 - 1e-9
-
-    def freed(v, visited) -> bool:
-        """Is value v free, or can its owner move to another plan (recursively)?"""
-        h = find(v)
-        if h is None:
-            return True
-        if h in visited:
-            return False
-        visited.add(h)
-        return move(h, visited, v)
-
-    def move(h, visited, avoid) -> bool:
-        """Give graph h another plan whose value is neither its current one nor ``avoid``."""
-        current = accepted[row_of[h]].copy()
-        for alt in options[h]:
-            x = values.plan_value(alt)
-            if not (same_value(x, current) or same_value(x, avoid)) and freed(x, visited):
-                assign(h, alt, x)
-                return True
-        return False
-
-    def augment(g, visited) -> bool:
-        for plan in options[g]:
-            v = values.plan_value(plan)
-            if freed(v, visited):
-                assign(g, plan, v)
-                return True
-        return False
-
-    connected = []
+    st = _Store()
+    basic_labels = sorted({lab for nodes, _ in graphs for lab in nodes})
+    for lab in basic_labels:
+        st.basic(lab)
+    used: dict = {}  # tensors of the basis, in creation order
     comp_key = {}  # canonical connected graph -> key of its scalar
     for nodes, adj in graphs:
         A = _matrix(nodes, adj)
         if len(nodes) == 1:
-            comp_key[(nodes, adj)] = _basic_key(nodes[0])
-        elif len(_components(A)) == 1:
-            connected.append((nodes, adj, A))
-
-    for g, (nodes, adj, A) in enumerate(connected):
-        ranked = options[g] = candidates(nodes, A)
-        v = values.plan_value(ranked[0])
-        if find(v) is None:
-            assign(g, ranked[0], v)
+            comp_key[(nodes, adj)] = ("B",) + nodes[0]
             continue
-        free = []
-        for plan in ranked[1:]:
-            w = values.plan_value(plan)
-            if find(w) is None:
-                free.append((cost(plan), plan, w))
-        if free:
-            _, plan, w = min(free, key=lambda c: (c[0], repr(c[1][-1].key)))
-            assign(g, plan, w)
+        if len(_components(A)) != 1:
             continue
-        # every plan collides: find an augmenting path (earlier graphs move to
-        # other plans of their own so that this one gets a distinct value)
-        if not augment(g, set()):
-            raise RuntimeError(f"no distinct evaluation for basis function {nodes} {adj}")
+        order = _chain_order(nodes, A)
+        T = st.basic(nodes[order[0]])
+        verts = [order[0]]  # vertex of each group of T
+        for k in range(1, len(order)):
+            v = order[k]
+            cs = tuple(A[v][w] for w in verts)
+            lab = nodes[v]
+            T2 = st.contract(st.basic(lab), T, cs)
+            left = lab[1] - sum(cs)
+            verts = ([v] if left else []) + [w for w, s, c in zip(verts, T.sizes, cs) if s > c]
+            T = T2
+            used[T.key] = T
+        comp_key[(nodes, adj)] = T.key
 
-    for g, (nodes, adj, A) in enumerate(connected):
-        for s in assigned[g]:
-            steps.setdefault(s.key, s)
-        comp_key[(nodes, adj)] = assigned[g][-1].key
-
-    def labels_of(key):
-        return (key[1:],) if key[0] == "B" else steps[key].labels
-
-    scalars = []  # key of each basis function, graph order
+    scalars = []
     for nodes, adj in graphs:
         A = _matrix(nodes, adj)
         comps = _components(A)
         if len(comps) == 1:
-            scalars.append(comp_key[(nodes, adj)])
+            scalars.append(st.tensors[comp_key[(nodes, adj)]])
             continue
         keys = []
         for c in comps:
             sub_nodes = tuple(nodes[i] for i in c)
             sub_adj = tuple(A[c[x]][c[y]] for x, y in _pairs(len(c)))
             keys.append(comp_key[(sub_nodes, _canonical(sub_nodes, sub_adj))])
-        keys.sort(key=lambda k: (labels_of(k), repr(k)), reverse=True)
-        acc = keys[0]
-        for k in range(1, len(keys)):
-            key = ("P",) + tuple(keys[: k + 1])
-            if key not in steps:
-                labs = tuple(sorted((x for kk in keys[: k + 1] for x in labels_of(kk)), reverse=True))
-                steps[key] = _Step(key, 0, labs, keys[k], acc, 0, same=False)
-            acc = key
+        keys.sort(key=lambda k: (st.tensors[k].labels, repr(k)), reverse=True)
+        acc = st.tensors[keys[0]]
+        for k in keys[1:]:
+            acc = st.product([acc.key, k])
+            used[acc.key] = acc
         scalars.append(acc)
 
-    basic_labels = sorted({lab for nodes, _ in graphs for lab in nodes})
-    ordered = sorted(steps.values(), key=_slot_sort_key)
-    return graphs, basic_labels, ordered, scalars
-
-
-@functools.lru_cache(maxsize=None)
-def _basis_lists(level: int, K: int):
-    graphs, basic_labels, ordered, scalars = _basis_structure(level, K)
     basic = []
-    offset, weights, ranks = {}, {}, {}
+    final: dict = {}
     for lab in basic_labels:
-        key = _basic_key(lab)
-        offset[key], weights[key], ranks[key] = len(basic), _ones(lab[1]), lab[1]
-        basic.extend((lab[0],) + comp for comp in _monomials(lab[1]))
-    count = len(basic)
+        T = st.tensors[("B",) + lab]
+        for comp in sorted(T.comps, key=_comp_sort_key):
+            final[T.comps[comp]] = len(basic)
+            basic.append(st.basic_of[T.comps[comp]])
     times = []
-    for s in ordered:
-        offset[s.key], ranks[s.key] = count, s.rank
-        wy, rows = _contract(ranks[s.new], weights[s.new], ranks[s.acc], weights[s.acc], s.d, s.same)
-        weights[s.key] = wy
-        oa, ob = offset[s.new], offset[s.acc]
-        for po, ai, bi, m in rows:
-            i, j = oa + ai, ob + bi
-            if s.same:
-                i, j = min(i, j), max(i, j)
-            times.append((i, j, m, count + po))
-        count += _ncomp(s.rank)
-    mapping = [offset[_basic_key(lab)] for lab in basic_labels if lab[1] == 0]
-    mapping += [offset[s.key] for s in ordered if s.rank == 0]
-    if len(mapping) != len(graphs) or sorted(mapping) != sorted(offset[k] for k in scalars):
-        raise AssertionError("internal error: basis functions and scalar slots disagree")
+    count = len(basic)
+    for T in sorted(used.values(), key=_tensor_sort_key):
+        for comp in sorted(T.comps, key=_comp_sort_key):
+            s = T.comps[comp]
+            if s in final:
+                continue
+            final[s] = count
+            for (a, b), m in st.rows[s]:
+                i, j = final[a], final[b]
+                if T.same:
+                    i, j = min(i, j), max(i, j)
+                times.append((i, j, m, count))
+            count += 1
+    mapping = sorted(final[T.comps[()]] for T in scalars)
+    if len(set(mapping)) != len(graphs):
+        raise AssertionError("internal error: two basis functions share a slot")
     return tuple(basic), tuple(times), tuple(mapping), count
+
 
 
 def generate_basis(level: int, species_count: int = 1, min_dist: float = 2.0,
