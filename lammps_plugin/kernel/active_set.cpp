@@ -101,8 +101,8 @@ void GradeEvaluator::compact(int species, const double* dtheta, double* out) con
 
 // c_a = b_a A^-1 for 4 atoms at a time, in tiles of 16 columns held in registers: each
 // element of A^-1 is loaded once per 4 atoms and feeds 4 multiply-adds, with no load or
-// store of the partial sums. The sum over k runs in the same order as grade_of_row (a
-// zero b_k adds exact zeros), so both give bit-identical grades.
+// store of the partial sums. Every atom's sum over k runs in the same order whatever the
+// blocking (a zero b_k adds exact zeros), so LAMMPS and Python grades are bit-identical.
 SEIMD_HOT
 void GradeEvaluator::grade_compact_rows(int species, int m, const double* b, double* grades,
                                         std::vector<double>& coefficients) const {
@@ -164,36 +164,6 @@ void GradeEvaluator::grade_atoms(int m, const int* species, const double* rows, 
     }
     for (int q = 0; q < count; ++q) grades[atoms[q]] = result[q];
   }
-}
-
-SEIMD_HOT
-double GradeEvaluator::grade_of_row(int species, const double* b, std::vector<double>& product) const {
-  const auto& nz = nonzero_.at(species);
-  const double* rows = rows_[species].data();
-  const int n = n_;
-  product.assign(n, 0.0);
-  double* __restrict c = product.data();
-  for (size_t k = 0; k < nz.size(); ++k) {
-    const double bk = b[nz[k]];
-    if (bk == 0.0) continue;  // e.g. radial blocks of species absent from the neighbourhood
-    const double* __restrict row = rows + k * padded_n_;
-#pragma omp simd
-    for (int j = 0; j < n; ++j) c[j] += bk * row[j];
-  }
-  double g = 0.0;
-#pragma omp simd reduction(max : g)
-  for (int j = 0; j < n; ++j) g = std::max(g, std::abs(c[j]));
-  return g;
-}
-
-double GradeEvaluator::grade(int species_i, int n, const double* rij, const int* species_j,
-                             MtpKernel::Workspace& ws, Scratch& scratch, double* energy,
-                             double* grad) const {
-  scratch.dtheta.resize(n_);
-  const double v =
-      kernel_.site_parameter_gradient(species_i, n, rij, species_j, scratch.dtheta.data(), ws, grad);
-  if (energy) *energy = v;
-  return grade_of_row(species_i, scratch.dtheta.data(), scratch.product);
 }
 
 }  // namespace seimd

@@ -39,18 +39,10 @@ class GradeEvaluator {
   GradeEvaluator(const MtpKernel& kernel, const std::vector<double>& inverse);
 
   struct Scratch {
-    std::vector<double> dtheta, product;
+    std::vector<double> dtheta;  // one atom's dV/dtheta before compact()
   };
-  // Grade of the neighbourhood (same arguments as MtpKernel::site_energy). Writes V_i to
-  // *energy and dV_i/dr_ij to grad when they are not null.
-  double grade(int species_i, int n, const double* rij, const int* species_j,
-               MtpKernel::Workspace& ws, Scratch& scratch, double* energy = nullptr,
-               double* grad = nullptr) const;
 
   const MtpKernel& kernel() const { return kernel_; }
-
-  // Grade of a parameter-gradient row b (length parameter_count()) of a species-s atom.
-  double grade_of_row(int species, const double* b, std::vector<double>& product) const;
 
   // Batched grading, for many atoms at once: A^-1 is streamed from memory once per block
   // of atoms instead of once per atom (it does not fit in cache for 4 species).
