@@ -103,6 +103,19 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    from .build import format_report, interface_report, named_model, write_interface
+
+    atoms = named_model(args.model, lateral=args.lateral, lpsc_blocks=args.lpsc_blocks,
+                        li_layers=args.li_layers, a_lpsc=args.a_lpsc, gap=args.gap, cut=args.cut,
+                        li_shift=tuple(args.li_shift), a_li_ref=args.a_li_ref,
+                        site_exchange=args.site_exchange, seed=args.seed)
+    print(format_report(interface_report(atoms)))
+    for path in write_interface(atoms, data=args.output, xyz=args.xyz, groups=not args.no_groups):
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seimd",
@@ -150,6 +163,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help=".cfg file to grade")
     p.add_argument("-o", "--output", help="write the configurations with Feature MV_grade")
     p.set_defaults(func=_grade)
+
+    p = sub.add_parser(
+        "build", help="Li(110)|Li6PS5Cl(110) interface model (paper models I, II) for LAMMPS",
+        description="Build a periodic bcc Li(110) | Li6PS5Cl(110) cell with two interfaces and "
+        "no vacuum, print its report and write a LAMMPS data file (units metal, atom_style "
+        "atomic; types 1 Li (anode and electrolyte) 2 P 3 S 4 Cl; electrolyte atoms first, "
+        "groups in <data stem>.groups) and optionally an extended XYZ with the per-atom "
+        "origin. Lengths in Angstrom, areas in Angstrom^2. Named models (LPSC blocks "
+        "lateral, LPSC blocks along z, Li layers): XS 1x1,2,6 (212 atoms); S 2x2,4,10 (1552); "
+        "M 3x3,4,12 (3816); I 3x3,8,26 (7956); II 6x6,8,26 (31824).")
+    p.add_argument("model", help="XS, S, M, I or II (the repeat options override its repeats)")
+    p.add_argument("-o", "--output", default="model.data", help="LAMMPS data file (default model.data)")
+    p.add_argument("--xyz", help="also write this extended XYZ file")
+    p.add_argument("--no-groups", action="store_true", help="do not write the <stem>.groups file")
+    p.add_argument("--a-lpsc", type=float, default=10.28,
+                   help="Li6PS5Cl lattice constant, Angstrom (default 10.28); a_Li = a_LPSC/3")
+    p.add_argument("--a-li-ref", type=float, default=3.437,
+                   help="bcc Li lattice constant the Li strain is reported against, Angstrom "
+                   "(default 3.437, PBE)")
+    p.add_argument("--gap", type=float, default=2.2,
+                   help="outermost Li plane to LPSC cut plane, Angstrom (default 2.2)")
+    p.add_argument("--cut", type=float, default=1.82,
+                   help="LPSC cut height above a P/Cl plane, Angstrom (default 1.82; must keep "
+                   "every PS4 whole: 1.68..1.95 at a = 10.28)")
+    p.add_argument("--lateral", type=int, nargs=2, metavar=("NX", "NY"),
+                   help="LPSC blocks (a*sqrt2 x a) along x=[1-10], y=[001]; Li gets 3NX x 3NY cells")
+    p.add_argument("--lpsc-blocks", type=int, metavar="N",
+                   help="LPSC (110) blocks along z (4 f.u., a/sqrt2 thick each)")
+    p.add_argument("--li-layers", type=int, metavar="N", help="Li (110) layers (a_Li/sqrt2 apart)")
+    p.add_argument("--li-shift", type=float, nargs=2, default=(0.0, 0.0), metavar=("SX", "SY"),
+                   help="lateral shift of the Li slab, fractions of a Li (110) cell (default 0 0)")
+    p.add_argument("--site-exchange", type=float, default=0.0,
+                   help="fraction of free S2- (4c) swapped with Cl- (4a) at random (default 0)")
+    p.add_argument("--seed", type=int, help="random seed for --site-exchange")
+    p.set_defaults(func=_build)
 
     from .train.trainer import add_train_subcommand  # `seimd train` (seimd.train)
 
