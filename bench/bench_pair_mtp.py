@@ -376,17 +376,7 @@ def disturbed(res: dict | None) -> bool:
                                 or res["cpu_use"] < MIN_CPU_USE)
 
 
-def motep_engine_name() -> str:
-    import importlib
-
-    for name, module in (("cext", "motep.potentials.mtp.cext.engine"),
-                         ("numba", "motep.potentials.mtp.numba.engine")):
-        try:
-            importlib.import_module(module)
-            return name
-        except ImportError:
-            continue
-    return "numpy"
+from seimd.mtp.motep_oracle import motep_engine_name  # noqa: E402
 
 
 def run_motep(atoms, motep_path: Path, calls: int, engine: str) -> dict:

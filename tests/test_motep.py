@@ -42,6 +42,7 @@ import pytest
 from ase.data import atomic_numbers
 
 from conftest import ELEMENTS, SAMPLE_CFG, random_potential, require_file
+from seimd.mtp.motep_oracle import motep_engine_name
 from structures_for_tests import tiny_bcc, triclinic_lpsc
 
 from seimd.io.cfg import read_cfg, to_atoms
@@ -53,21 +54,7 @@ from motep.io.mlip.mtp import read_mtp as motep_read_mtp
 RTOL = 1e-6
 
 
-def _motep_engine() -> str:
-    """motep's fastest engine that imports here: cext (compiled C), else numba, else numpy."""
-    import importlib
-
-    for name, module in (("cext", "motep.potentials.mtp.cext.engine"),
-                         ("numba", "motep.potentials.mtp.numba.engine")):
-        try:
-            importlib.import_module(module)
-            return name
-        except ImportError:
-            continue
-    return "numpy"
-
-
-MOTEP_ENGINE = _motep_engine()
+MOTEP_ENGINE = motep_engine_name()
 
 
 def motep_calculator(mtp_path: Path, symbols: list[str]) -> MotepMTP:
