@@ -18,7 +18,8 @@ from conftest import ELEMENTS, REPO, lmp_executable, mpiexec_executable, single_
 SEI_IN = REPO / "inputs" / "sei.in"
 POTENTIAL = REPO / "potentials" / "lipscl-l08-sample.mtp"
 COLUMNS = ["Step", "Time", "Dt", "Temp", "PotEng", "TotEng", "Press", "Pxx", "Pyy", "Pzz",
-           "Lx", "Ly", "Lz", "Volume", "Atoms"]
+           "Lx", "Ly", "Lz", "Volume", "Atoms",
+           "v_reduced", "c_nPS[1]", "c_nPS[2]", "c_nPS[3]", "c_nPS[4]", "c_nPS[5]"]
 SHORT = {"temperature": 300, "pressure": 1, "seed": 1, "run_ps": 0.1, "thermo_every": 20,
          "restart_every": 50, "dump_every": 50}
 
@@ -97,6 +98,12 @@ def test_fresh_run_thermo_restarts_and_final_files(stack_dir, fresh):
         assert abs(r["Press"] - (r["Pxx"] + r["Pyy"] + r["Pzz"]) / 3) < 1e-3 * max(1.0, abs(r["Press"]))
         assert r["Lx"] == pytest.approx(r["Ly"])                # x and y are coupled
     assert rows[0]["Temp"] == pytest.approx(300.0)
+    # reduction analysis: N(PS_k) count every P once; alpha follows the paper's formula
+    n_p = [r["c_nPS[1]"] + r["c_nPS[2]"] + r["c_nPS[3]"] + r["c_nPS[4]"] + r["c_nPS[5]"] for r in rows]
+    assert set(n_p) == {4.0}                                     # the stack holds 4 P (one LPSC cell)
+    for r in rows:
+        alpha = 100 * (8 * r["c_nPS[1]"] + 6 * r["c_nPS[2]"] + 4 * r["c_nPS[3]"] + 2 * r["c_nPS[4]"]) / 32
+        assert r["v_reduced"] == pytest.approx(alpha)
     # the alternating pair: .1 at steps 0 and 100, .2 at step 50; the log names each one
     assert "SEI: step 50 time 0.050000 ps: restart fresh.restart.2" in fresh
     assert "SEI: step 100 time 0.100000 ps: restart fresh.restart.1" in fresh
@@ -159,3 +166,14 @@ def test_two_ranks_match_one(stack_dir, fresh):
         for key in ("Temp", "PotEng", "Press", "Lz"):
             assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-6)
     assert "SEI: done at step 100" in log
+
+
+def test_builder_model_starts_unreduced(tmp_path):
+    """On seimd build's XS model (no PS4 cut) the analysis starts at 0 % reduced, 8 PS4."""
+    from seimd.build import named_model, write_interface
+
+    write_interface(named_model("XS"), data=tmp_path / "stack.data", groups=False)
+    _, log = run_sei(tmp_path, "xs", run_ps=0.01, thermo_every=10, restart_every=10)
+    header, rows = thermo_rows(log)
+    assert rows[0]["Step"] == 0 and rows[0]["v_reduced"] == 0.0
+    assert rows[0]["c_nPS[5]"] == 8 and rows[0]["c_nPS[1]"] == 0
