@@ -1,0 +1,74 @@
+#!/usr/bin/env python
+"""ns/day of the SEI production run (inputs/sei.in: NPT, 1 fs) for models I and II.
+
+Builds the models with seimd.build, runs inputs/sei.in for --steps steps after a short
+warm-up on 1 and 2 MPI ranks (OMP_NUM_THREADS=1) and reads LAMMPS' own
+"Performance: X ns/day" line of the timed run. The potential is --potential (default:
+the shipped one). The faster of --repeat runs counts: the machine is shared.
+
+Usage: python bench/bench_models.py [--models I II] [--ranks 1 2] [--steps 200] [--potential P]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["OMP_NUM_THREADS"] = "1"
+
+import argparse  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["I", "II"])
+    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--steps", type=int, default=200, help="timed steps (1 fs each)")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--potential", default=str(REPO / "potentials" / "lipscl-l08-sample.mtp"))
+    args = parser.parse_args()
+
+    from seimd.build import named_model, write_interface
+
+    work = Path(tempfile.mkdtemp(prefix="seimd-bench-models-"))
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), "?")
+    print(f"machine: {cpu}, {os.cpu_count()} cores; potential {Path(args.potential).name}; "
+          f"NPT 1 fs, {args.steps} timed steps")
+    print(f"{'model':>5} {'atoms':>6} {'ranks':>5} {'ns/day':>8} {'us/atom-step':>13} {'speed-up':>8}")
+    for model in args.models:
+        atoms = named_model(model)
+        data = work / f"{model}.data"
+        write_interface(atoms, data=data, groups=False)
+        one = None
+        for ranks in args.ranks:
+            best = None
+            for _ in range(args.repeat):
+                cmd = [shutil.which("lmp"), "-in", str(REPO / "inputs" / "sei.in"), "-log", "none",
+                       "-var", "data", str(data), "-var", "potential", args.potential,
+                       "-var", "temperature", "400", "-var", "run_ps", str(args.steps / 1000 + 0.02),
+                       "-var", "restart_every", str(args.steps), "-var", "thermo_every", "10",
+                       "-var", "dump_every", "0", "-var", "prefix", str(work / f"{model}-{ranks}")]
+                if ranks > 1:
+                    cmd = [shutil.which("mpiexec"), "-n", str(ranks)] + cmd
+                out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=True).stdout
+                loops = re.findall(r"Loop time of (\S+) on \d+ procs for (\d+) steps with (\d+) atoms", out)
+                perf = re.findall(r"Performance: (\S+) ns/day", out)
+                # the timed chunk is the longest run in the log
+                k = max(range(len(loops)), key=lambda q: int(loops[q][1]))
+                t, n, a = float(loops[k][0]), int(loops[k][1]), int(loops[k][2])
+                result = (float(perf[k]), t / (n * a) * 1e6)
+                best = result if best is None or result[0] > best[0] else best
+            one = best if ranks == args.ranks[0] else one
+            print(f"{model:>5} {len(atoms):>6} {ranks:>5} {best[0]:8.3f} {best[1]:13.3f} "
+                  f"{best[0] / one[0]:7.2f}x")
+
+
+if __name__ == "__main__":
+    main()
