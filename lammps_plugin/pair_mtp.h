@@ -66,6 +66,7 @@ class PairMTP : public Pair {
 
   bool grading_this_step() const;
   void parse_grade_keywords(int narg, char **arg);
+  void grow_grades();
   void prepare_grades(int nthreads);
   void finish_grades();
   void save_extrapolative();

@@ -83,13 +83,19 @@ bool PairMTP::grading_this_step() const
   return grade_every_ > 0 && update->ntimestep % grade_every_ == 0;
 }
 
-void PairMTP::prepare_grades(int nthreads)
+// The per-atom grade array follows atom->nmax; owned atoms start at grade 0.
+void PairMTP::grow_grades()
 {
   if (atom->nmax > nmax_grade_) {
     nmax_grade_ = atom->nmax;
     memory->grow(grade_, nmax_grade_, "pair:mtp:grade");
   }
   for (int i = 0; i < atom->nlocal; i++) grade_[i] = 0.0;
+}
+
+void PairMTP::prepare_grades(int nthreads)
+{
+  grow_grades();
   if (static_cast<int>(grade_scratch_.size()) != nthreads) grade_scratch_.resize(nthreads);
   for (auto &s : grade_scratch_) s.dtheta.resize(kernel_->parameter_count());
   grade_rows_.resize(static_cast<size_t>(atom->nlocal) * grader_->max_nonzero_count());
@@ -231,11 +237,7 @@ void *PairMTP::extract_peratom(const char *name, int &ncol)
   ncol = 0;
   if (strcmp(name, "grade") == 0) {
     if (!grader_) return nullptr;
-    if (nmax_grade_ < atom->nmax) {
-      nmax_grade_ = atom->nmax;
-      memory->grow(grade_, nmax_grade_, "pair:mtp:grade");
-      for (int i = 0; i < atom->nlocal; i++) grade_[i] = 0.0;
-    }
+    if (nmax_grade_ < atom->nmax) grow_grades();
     return grade_;
   }
   return nullptr;

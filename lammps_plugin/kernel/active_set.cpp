@@ -107,7 +107,7 @@ SEIMD_HOT
 void GradeEvaluator::grade_compact_rows(int species, int m, const double* b, double* grades,
                                         std::vector<double>& coefficients) const {
   constexpr int kAtoms = 4, kTile = 16;
-  const int nnz = nonzero_count(species), n = n_, padded = padded_n_;
+  const int nnz = nonzero_count(species), padded = padded_n_;
   const double* rows = rows_[species].data();
   coefficients.assign(static_cast<size_t>(kAtoms) * nnz, 0.0);
   for (int a0 = 0; a0 < m; a0 += kAtoms) {
@@ -136,7 +136,6 @@ void GradeEvaluator::grade_compact_rows(int species, int m, const double* b, dou
     }
     for (int a = 0; a < atoms; ++a) grades[a0 + a] = g[a];
   }
-  (void)n;
 }
 
 void GradeEvaluator::grade_atoms(int m, const int* species, const double* rows, double* grades,

@@ -401,15 +401,14 @@ double MtpKernel::site_parameter_gradient_directional(int species_i, int n, cons
     dmom[b] = sum;
   }
   for (const Product& t : times_) dmom[t.k] += t.m * (dmom[t.i] * mom[t.j] + mom[t.i] * dmom[t.j]);
-  // ... and of G = dV/dmom through the reverse sweep (G itself is rebuilt alongside).
-  std::vector<double> G(nmom, 0.0);
+  // ... and of G = dV/dmom through the reverse sweep. G is the final one that
+  // site_parameter_gradient left in the workspace: a slot is complete before any row reads
+  // it, so when the sweep reaches the rows writing slot k, G[k] already has its final value.
+  const double* G = ws.moment_grad.data();
   double* dG = ws.dmoment_grad.data();
   const auto& map = model_.alpha_moment_mapping;
-  for (size_t s = 0; s < map.size(); ++s) G[map[s]] += model_.moment_coeffs[s];
   for (auto t = times_.rbegin(); t != times_.rend(); ++t) {
     const double gk = G[t->k] * t->m, dgk = dG[t->k] * t->m;
-    G[t->i] += gk * mom[t->j];
-    G[t->j] += gk * mom[t->i];
     dG[t->i] += dgk * mom[t->j] + gk * dmom[t->j];
     dG[t->j] += dgk * mom[t->i] + gk * dmom[t->i];
   }

@@ -123,13 +123,8 @@ class ReferenceMTP:
 
     # -------------------------------------------------------------- radial part
 
-    def radial(
-        self, r: np.ndarray, ti: np.ndarray, tj: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Radial functions f_mu(r) and their derivatives df_mu/dr, each (P, K).
-
-        ``ti``/``tj`` are the species of the central atom and of the neighbour.
-        """
+    def radial_basis(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Q_n(r) = T_n(xi) (Rcut - r)^2 and dQ_n/dr, each (P, R), without scaling."""
         m = self.mtp
         rmin, rcut, R = m.min_dist, m.max_dist, m.radial_basis_size
         xi = (2.0 * r - (rmin + rcut)) / (rcut - rmin)
@@ -146,8 +141,17 @@ class ReferenceMTP:
             T[:, n] = 2.0 * xi * T[:, n - 1] - T[:, n - 2]
             dT[:, n] = 2.0 * T[:, n - 1] + 2.0 * xi * dT[:, n - 1] - dT[:, n - 2]
         gap = (rcut - r)[:, None]
-        Q = T * gap**2
-        dQ = dT * dxi_dr * gap**2 - 2.0 * T * gap
+        return T * gap**2, dT * dxi_dr * gap**2 - 2.0 * T * gap
+
+    def radial(
+        self, r: np.ndarray, ti: np.ndarray, tj: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Radial functions f_mu(r) and their derivatives df_mu/dr, each (P, K).
+
+        ``ti``/``tj`` are the species of the central atom and of the neighbour.
+        """
+        m = self.mtp
+        Q, dQ = self.radial_basis(r)
         coeffs = m.radial_coeffs[ti, tj]  # (P, K, R)
         scale = m.effective_radial_scaling
         f = scale * np.einsum("pkn,pn->pk", coeffs, Q)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from ase import Atoms
-from numpy.polynomial.chebyshev import chebvander
 
 from .model import MTP
 from .reference import ReferenceMTP, TypeMap, neighbour_pairs
@@ -40,15 +39,7 @@ from .reference import ReferenceMTP, TypeMap, neighbour_pairs
 __all__ = [
     "site_parameter_gradients",
     "configuration_parameter_gradient",
-    "chebyshev_radial_basis",
 ]
-
-
-def chebyshev_radial_basis(mtp: MTP, r: np.ndarray) -> np.ndarray:
-    """``Q_xi(r) = T_xi(xi) (Rcut - r)^2`` for xi = 0..R-1, shape (P, R) (no scaling)."""
-    rmin, rcut = mtp.min_dist, mtp.max_dist
-    xi = (2.0 * r - (rmin + rcut)) / (rcut - rmin)
-    return chebvander(xi, mtp.radial_basis_size - 1) * ((rcut - r) ** 2)[:, None]
 
 
 def site_parameter_gradients(mtp: MTP, atoms: Atoms, type_map: TypeMap | None = None,
@@ -83,7 +74,7 @@ def site_parameter_gradients(mtp: MTP, atoms: Atoms, type_map: TypeMap | None = 
     if nb.i.size:
         r = np.linalg.norm(nb.vectors, axis=1)
         u = nb.vectors / r[:, None]
-        Q = chebyshev_radial_basis(mtp, r)  # (P, R)
+        Q, _ = ref.radial_basis(r)  # (P, R)
         g, _ = ref.angular(u)  # (P, nb)
         mu_onehot = np.zeros((n_basic, K))
         mu_onehot[np.arange(n_basic), mtp.alpha_index_basic[:, 0]] = 1.0
