@@ -162,14 +162,15 @@ void FixSeimdPython::invoke()
     peratom_values_.assign(std::max(nlocal, 1), 0.0);
     vector_atom = peratom_values_.data();
   }
-  std::vector<char> msg(kMessageLength, '\0');
+  std::vector<char> msg(kMessageLength, '\0'), log(kMessageLength, '\0');
   int stop = 0;
   const int failed = seimd::python_bridge().invoke(
       handle_, static_cast<int64_t>(update->ntimestep), time, values_.data(),
       static_cast<int>(values_.size()), peratom_flag ? peratom_values_.data() : nullptr, nlocal,
-      &stop, msg.data(), kMessageLength);
+      &stop, msg.data(), kMessageLength, log.data(), kMessageLength);
   python_error_all("calling " + target_ + " at step " + std::to_string(update->ntimestep),
                    failed ? msg.data() : "", failed);
+  if (comm->me == 0 && log[0]) utils::logmesg(lmp, std::string(log.data()));
 
   // One set of values for the whole run: rank 0's.
   if (!values_.empty()) MPI_Bcast(values_.data(), static_cast<int>(values_.size()), MPI_DOUBLE, 0, world);

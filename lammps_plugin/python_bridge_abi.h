@@ -45,10 +45,11 @@ typedef void *(*seimd_py_fix_create_t)(const seimd_py_fix_spec *spec, seimd_py_f
 
 // Call the callback once. values[nvalues] receive its return values; peratom[nlocal]
 // (may be null) receives what it set with ctx.set_peratom(); *stop is set to 1 when
-// it asked to stop, with its reason in msg. Returns 0, or 1 with the traceback in msg.
+// it asked to stop, with its reason in msg; log receives the lines of ctx.log().
+// Returns 0, or 1 with the traceback in msg.
 typedef int (*seimd_py_fix_invoke_t)(void *handle, int64_t step, double time, double *values,
                                      int nvalues, double *peratom, int nlocal, int *stop,
-                                     char *msg, int msglen);
+                                     char *msg, int msglen, char *log, int loglen);
 
 // Close the Python side (its close() method, if any) and drop the handle. Returns 0, or 1
 // with the traceback in err.

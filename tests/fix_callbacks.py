@@ -90,5 +90,10 @@ class AtomIdTimesTwo:
         ctx.set_peratom(2.0 * ctx.id[:ctx.nlocal])
 
 
+def logger(ctx):
+    """One log line per call, written by every rank (LAMMPS prints rank 0's)."""
+    ctx.log(f"LOGLINE step {ctx.step} rank {ctx.rank} {{braces}} kept")
+
+
 def wrong_length(ctx):
     return [1.0, 2.0, 3.0]

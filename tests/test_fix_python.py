@@ -234,6 +234,13 @@ def test_wrong_number_of_values(tmp_path):
     assert "returned 3 values, the fix expects 2" in proc.stdout + proc.stderr
 
 
+def test_log_lines_reach_screen_and_log_file(tmp_path):
+    proc = run_lmp(tmp_path, "log fix.log\nfix x all seimd/python 5 fix_callbacks:logger\nrun 10\n", 2)
+    expected = [f"LOGLINE step {s} rank 0 {{braces}} kept" for s in (0, 5, 10)]
+    for text in (proc.stdout, (tmp_path / "fix.log").read_text()):
+        assert [l for l in text.splitlines() if l.startswith("LOGLINE")] == expected
+
+
 def test_callback_without_values(tmp_path):
     proc = run_lmp(tmp_path, "fix x all seimd/python 5 fix_callbacks:nothing\nrun 10\nprint DONE\n")
     assert "DONE" in proc.stdout

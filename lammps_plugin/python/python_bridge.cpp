@@ -168,7 +168,8 @@ void *seimd_py_fix_create(const seimd_py_fix_spec *spec, seimd_py_fix_info *info
 }
 
 int seimd_py_fix_invoke(void *handle, int64_t step, double time, double *values, int nvalues,
-                        double *peratom, int nlocal, int *stop, char *msg, int msglen)
+                        double *peratom, int nlocal, int *stop, char *msg, int msglen,
+                        char *log, int loglen)
 {
   GIL gil;
   std::string error;
@@ -177,7 +178,7 @@ int seimd_py_fix_invoke(void *handle, int64_t step, double time, double *values,
                                  static_cast<long long>(step), time, nvalues, nlocal);
   PyObject *result = call_bridge("invoke", call, error);
   // result: (tuple of nvalues floats, per-atom float64 buffer or None, stop reason or
-  // None, error text or None)
+  // None, error text or None, log text or None)
   if (result) {
     error = optional_text(result, 3);
     if (error.empty()) {
@@ -198,6 +199,7 @@ int seimd_py_fix_invoke(void *handle, int64_t step, double time, double *values,
         *stop = 1;
         copy_message(utf8_of(reason), msg, msglen);
       }
+      copy_message(optional_text(result, 4), log, loglen);
       if (PyErr_Occurred()) error = pending_traceback();
     }
     Py_DECREF(result);

@@ -19,7 +19,8 @@ the callable with a :class:`FixContext` ``ctx``. The callable is either
 It returns None, one number, or a sequence of ``M`` numbers: the fix's global vector
 ``f_ID[1..M]`` (use in thermo_style, variables, fix halt); with M = 1 also the scalar
 ``f_ID``. The fix takes rank 0's
-values. ``ctx.request_stop(reason)`` ends the run after this step (as fix halt does);
+values. ``ctx.log(text)`` writes a line to LAMMPS' screen and log file (rank 0's lines).
+``ctx.request_stop(reason)`` ends the run after this step (as fix halt does);
 an exception stops LAMMPS on every rank with its traceback in the error message.
 
 Collective operations on ``ctx.comm`` (mpi4py) must be called by the callbacks of all
@@ -73,6 +74,7 @@ class FixContext:
     mask: np.ndarray | None = None
     _stop: str | None = field(default=None, repr=False)
     _peratom: np.ndarray | None = field(default=None, repr=False)
+    _log: list[str] = field(default_factory=list, repr=False)
 
     @property
     def rank(self) -> int:
@@ -88,6 +90,10 @@ class FixContext:
     def request_stop(self, reason: str) -> None:
         """End the run after this step (all ranks), with ``reason`` in the log."""
         self._stop = str(reason) or "stop requested"
+
+    def log(self, text: str) -> None:
+        """A line for LAMMPS' screen and log file (printed by rank 0 only, after the call)."""
+        self._log.append(str(text).rstrip("\n") + "\n")
 
     def set_peratom(self, values) -> None:
         """Per-atom output for the owned atoms (length nlocal), when the fix has peratom."""
@@ -108,6 +114,7 @@ class FixContext:
         self.mask = npy.extract_atom("mask", nelem=nall)
         self._stop = None
         self._peratom = None
+        self._log = []
 
 
 class FixCallback:
@@ -130,7 +137,7 @@ class FixCallback:
         self.ctx._refresh(step, time, nlocal)
         result = self.instance(self.ctx)
         values = _as_values(result, nvalues, self.target)
-        return values, self.ctx._peratom, self.ctx._stop
+        return values, self.ctx._peratom, self.ctx._stop, "".join(self.ctx._log) or None
 
     def close(self) -> None:
         closer = getattr(self.instance, "close", None)
@@ -213,12 +220,13 @@ def create(capsule, fix_id: str, group: str, groupbit: int, target: str, nevery:
 
 
 def invoke(cb: FixCallback, step: int, time: float, nvalues: int, nlocal: int):
-    """-> (values, per-atom float64 array or None, stop reason or None, error text or None)."""
+    """-> (values, per-atom float64 array or None, stop reason or None, error text or None,
+    log text or None)."""
     try:
-        values, peratom, stop = cb(step, time, nvalues, nlocal)
-        return values, peratom, stop, None
+        values, peratom, stop, log = cb(step, time, nvalues, nlocal)
+        return values, peratom, stop, None, log
     except BaseException as exc:    # noqa: BLE001
-        return (), None, None, _formatted(exc)
+        return (), None, None, _formatted(exc), None
 
 
 def destroy(cb: FixCallback):
