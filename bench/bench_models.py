@@ -54,7 +54,7 @@ def main() -> None:
                        "-var", "data", str(data), "-var", "potential", args.potential,
                        "-var", "temperature", "400", "-var", "run_ps", str(args.steps / 1000 + 0.02),
                        "-var", "restart_every", str(args.steps), "-var", "thermo_every", "10",
-                       "-var", "dump_every", "0", "-var", "prefix", str(work / f"{model}-{ranks}")]
+                       "-var", "dump_every", "0", "-var", "monitor_every", "0", "-var", "prefix", str(work / f"{model}-{ranks}")]
                 if ranks > 1:
                     cmd = [shutil.which("mpiexec"), "-n", str(ranks)] + cmd
                 out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=True).stdout

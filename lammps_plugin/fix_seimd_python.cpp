@@ -27,8 +27,11 @@ FixSeimdPython::FixSeimdPython(LAMMPS *lmp, int narg, char **arg) : Fix(lmp, nar
   const std::string usage = "fix ID group seimd/python N module:callable [nvalues M] "
                             "[ghost_cutoff R] [peratom yes|no] [args ...]";
   if (narg < 5) error->all(FLERR, "Illegal fix seimd/python command: {}", usage);
-  nevery = utils::inumeric(FLERR, arg[3], false, lmp);
-  if (nevery <= 0) error->all(FLERR, "fix seimd/python: N must be a positive number of steps");
+  every_ = utils::inumeric(FLERR, arg[3], false, lmp);
+  if (every_ <= 0) error->all(FLERR, "fix seimd/python: N must be a positive number of steps");
+  // LAMMPS calls end_of_step() every step; the fix keeps its own cadence so that it can
+  // also analyse the last step of a run (a restart point; thermo prints it).
+  nevery = 1;
   target_ = arg[4];
   const auto colon = target_.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == target_.size())
@@ -64,7 +67,7 @@ FixSeimdPython::FixSeimdPython(LAMMPS *lmp, int narg, char **arg) : Fix(lmp, nar
   seimd_py_fix_info info{-1, -1.0, -1};
   try {
     const auto &bridge = seimd::python_bridge();
-    seimd_py_fix_spec spec{lmp, id, group->names[igroup], groupbit, target_.c_str(), nevery,
+    seimd_py_fix_spec spec{lmp, id, group->names[igroup], groupbit, target_.c_str(), every_,
                            static_cast<int>(python_args.size()), python_args.data()};
     std::vector<char> err(kMessageLength, '\0');
     handle_ = bridge.create(&spec, &info, err.data(), kMessageLength);
@@ -88,7 +91,7 @@ FixSeimdPython::FixSeimdPython(LAMMPS *lmp, int narg, char **arg) : Fix(lmp, nar
   if (nvalues > 0) {
     vector_flag = 1;
     size_vector = nvalues;
-    global_freq = nevery;
+    global_freq = every_;
     extvector = 0;
   }
   if (nvalues == 1) {    // f_ID as well as f_ID[1]
@@ -98,7 +101,7 @@ FixSeimdPython::FixSeimdPython(LAMMPS *lmp, int narg, char **arg) : Fix(lmp, nar
   if (peratom) {
     peratom_flag = 1;
     size_peratom_cols = 0;
-    peratom_freq = nevery;
+    peratom_freq = every_;
   }
 }
 
@@ -137,13 +140,15 @@ void FixSeimdPython::init()
 
 void FixSeimdPython::setup(int /*vflag*/)
 {
-  // The first step of a run has its values too (thermo and dumps ask at setup).
-  if (update->ntimestep % nevery == 0 && update->ntimestep != last_step_) invoke();
+  // The first step of a run has its values too (thermo prints it, a continuation starts
+  // there); a run that starts where the previous one ended does not repeat it.
+  if (update->ntimestep != last_step_) invoke();
 }
 
 void FixSeimdPython::end_of_step()
 {
-  if (update->ntimestep != last_step_) invoke();
+  const bigint step = update->ntimestep;
+  if ((step % every_ == 0 || step == update->laststep) && step != last_step_) invoke();
 }
 
 void FixSeimdPython::post_run()

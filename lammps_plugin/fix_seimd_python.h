@@ -15,6 +15,8 @@
 //   args ...         everything after it goes to Python as strings (key=value pairs
 //                    become ctx.kwargs, the rest ctx.args)
 //
+// Called on every step that is a multiple of N, and on the first and the last step of
+// each run (a run's end is a restart point, and thermo prints it).
 // Output: global vector f_ID[1..M] (intensive; rank 0's values, identical on all ranks;
 // with M = 1 also the scalar f_ID),
 // on steps that are multiples of N; optional per-atom vector f_ID on the same steps.
@@ -45,6 +47,7 @@ class FixSeimdPython : public Fix {
 
  private:
   void *handle_ = nullptr;      // the Python side (seimd.insitu.bridge.FixCallback)
+  int every_ = 1;               // N: call every N steps (plus the first and last step of a run)
   std::string target_;
   std::vector<double> values_;
   std::vector<double> peratom_values_;

@@ -8,9 +8,11 @@ potential, for a few hundred steps in all.
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import ELEMENTS, REPO, lmp_executable, mpiexec_executable, single_thread_env
@@ -19,9 +21,10 @@ SEI_IN = REPO / "inputs" / "sei.in"
 POTENTIAL = REPO / "potentials" / "lipscl-l08-sample.mtp"
 COLUMNS = ["Step", "Time", "Dt", "Temp", "PotEng", "TotEng", "Press", "Pxx", "Pyy", "Pzz",
            "Lx", "Ly", "Lz", "Volume", "Atoms",
-           "v_reduced", "c_nPS[1]", "c_nPS[2]", "c_nPS[3]", "c_nPS[4]", "c_nPS[5]"]
+           "v_reduced", "c_nPS[1]", "c_nPS[2]", "c_nPS[3]", "c_nPS[4]", "c_nPS[5]",
+           "f_sei[3]", "f_sei[4]"]
 SHORT = {"temperature": 300, "pressure": 1, "seed": 1, "run_ps": 0.1, "thermo_every": 20,
-         "restart_every": 50, "dump_every": 50}
+         "restart_every": 50, "dump_every": 50, "monitor_every": 20}
 
 
 def write_stack(path: Path, n_li: int = 8, gap: float = 2.0) -> int:
@@ -113,10 +116,26 @@ def test_fresh_run_thermo_restarts_and_final_files(stack_dir, fresh):
         assert (stack_dir / name).stat().st_size > 0, name
     frames = (stack_dir / "fresh.lammpstrj").read_text().count("ITEM: TIMESTEP")
     assert frames == 3                                          # steps 0, 50, 100
+    # the SEI monitor: a log line per analysis that agrees with the thermo's own count,
+    # and its H5MD file
+    from seimd.sei.h5md import read_observables
+
+    lines = dict(re.findall(r"^SEI (\d+) \S+ (\S+) ", fresh, re.M))
+    # every 20 steps, and at the end of each run (the restart points 50 and 100)
+    assert sorted(int(k) for k in lines) == [0, 20, 40, 50, 60, 80, 100]
+    for r in rows:
+        assert float(lines[str(int(r["Step"]))]) == pytest.approx(r["v_reduced"], abs=0.006)
+        assert r["f_sei[3]"] + r["f_sei[4]"] == pytest.approx(r["v_reduced"])
+    series = read_observables(stack_dir / "fresh.h5")
+    assert series["reduced"].step.tolist() == [0, 20, 40, 50, 60, 80, 100]
+    assert series["n_PS"].value.sum(axis=1).tolist() == [4] * 7
 
 
 def test_continue_from_restart_keeps_step_and_time(stack_dir, fresh):
+    from seimd.sei.h5md import read_observables, read_parameters
+
     (stack_dir / "cont.restart.1").write_bytes((stack_dir / "fresh.restart.1").read_bytes())
+    (stack_dir / "cont.h5").write_bytes((stack_dir / "fresh.h5").read_bytes())
     proc, log = run_sei(stack_dir, "cont", restart="cont.restart.1", run_ps=0.15)
     assert "restart=cont.restart.1" in log
     header, rows = thermo_rows(log)
@@ -128,12 +147,16 @@ def test_continue_from_restart_keeps_step_and_time(stack_dir, fresh):
     assert rows[0]["PotEng"] == pytest.approx(fresh_rows[-1]["PotEng"], rel=1e-10)
     assert "SEI: done at step 150" in log
     assert all(60.0 < r["Temp"] < 900.0 for r in rows)
+    # the monitor's H5MD file goes on from the restart step (which it writes again)
+    assert read_observables(stack_dir / "cont.h5")["reduced"].step.tolist() == \
+        [0, 20, 40, 50, 60, 80, 100, 120, 140, 150]
+    assert [s["first_step"] for s in read_parameters(stack_dir / "cont.h5")] == [0, 100]
 
 
 def test_guard_halves_the_timestep_and_finishes(stack_dir):
     # 20 fs is far too long for Li: the temperature explodes within a few steps
     proc, log = run_sei(stack_dir, "guard", dt=0.02, run_ps=0.3, restart_every=10,
-                        thermo_every=5, dump_every=0)
+                        thermo_every=5, dump_every=0, monitor_every=5)
     guard = [line for line in log.splitlines() if line.startswith("SEI GUARD:")]
     assert guard, log[-3000:]
     assert "with timestep 0.01 ps" in guard[0] and "retry 1/3" in guard[0]
@@ -143,6 +166,11 @@ def test_guard_halves_the_timestep_and_finishes(stack_dir):
     assert rows[-1]["Dt"] <= 0.01
     assert "SEI: done at step" in log and f"guard retries {len(guard)}" in log
     assert 50.0 < rows[-1]["Temp"] < 900.0
+    # every recovery reopened the monitor's file at its restart step: no step twice
+    from seimd.sei.h5md import read_observables
+
+    steps = read_observables(stack_dir / "guard.h5")["reduced"].step
+    assert steps[0] == 0 and np.all(np.diff(steps) > 0) and steps[-1] == rows[-1]["Step"]
 
 
 def test_guard_gives_up_after_max_retries(stack_dir):
@@ -168,12 +196,23 @@ def test_two_ranks_match_one(stack_dir, fresh):
     assert "SEI: done at step 100" in log
 
 
+def test_monitor_off_and_incompatible_cadence(stack_dir):
+    proc, log = run_sei(stack_dir, "off", run_ps=0.02, monitor_every=0)
+    header, _ = thermo_rows(log)
+    assert header == COLUMNS[:-2] and not (stack_dir / "off.h5").exists()
+    proc, log = run_sei(stack_dir, "bad", check=False, monitor_every=30)
+    assert proc.returncode == 2
+    assert "thermo_every (20) must be a multiple of monitor_every (30)" in log + proc.stdout
+
+
 def test_builder_model_starts_unreduced(tmp_path):
     """On seimd build's XS model (no PS4 cut) the analysis starts at 0 % reduced, 8 PS4."""
     from seimd.build import named_model, write_interface
 
     write_interface(named_model("XS"), data=tmp_path / "stack.data", groups=False)
-    _, log = run_sei(tmp_path, "xs", run_ps=0.01, thermo_every=10, restart_every=10)
+    _, log = run_sei(tmp_path, "xs", run_ps=0.01, thermo_every=10, restart_every=10,
+                     monitor_every=10)
     header, rows = thermo_rows(log)
     assert rows[0]["Step"] == 0 and rows[0]["v_reduced"] == 0.0
+    assert rows[0]["f_sei[3]"] == 0.0 and rows[0]["f_sei[4]"] == 0.0
     assert rows[0]["c_nPS[5]"] == 8 and rows[0]["c_nPS[1]"] == 0

@@ -4,7 +4,8 @@ LAMMPS input::
 
     fix ID group seimd/python N module:callable [nvalues M] [ghost_cutoff R] [peratom yes|no] [args ...]
 
-Every N steps (and at the start of each run, on a multiple of N) every MPI rank calls
+On every step that is a multiple of N, and on the first and last step of each run
+(restart points; thermo prints them), every MPI rank calls
 the callable with a :class:`FixContext` ``ctx``. The callable is either
 
 * a function ``f(ctx)``, or

@@ -1,0 +1,88 @@
+#!/usr/bin/env python
+"""Cost of the in-situ SEI monitor (fix seimd/python + seimd.sei.monitor) in inputs/sei.in.
+
+For each model and rank count, runs inputs/sei.in (NPT, 1 fs, shipped potential) twice
+for --steps steps: monitor off, and monitor every --every steps (H5MD file on). The
+monitor's cost is the difference of LAMMPS' "Modify" time (where fixes run; the rest of
+the step is the same in both runs), per call and as a fraction of the MD loop time of the
+run without it. Loop times are printed too. The best of --repeat runs counts (shared
+machine). OMP_NUM_THREADS=1 and OVITO_THREAD_COUNT=1 per rank.
+
+Usage: python bench/bench_monitor.py [--models I II] [--ranks 1 2] [--steps 400] [--every 100]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["OVITO_THREAD_COUNT"] = "1"
+
+import argparse  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(data: Path, work: Path, ranks: int, steps: int, every: int, potential: str) -> dict:
+    prefix = work / f"{data.stem}-{ranks}-{every}"
+    cmd = [shutil.which("lmp"), "-in", str(REPO / "inputs" / "sei.in"), "-log", "none",
+           "-var", "data", str(data), "-var", "potential", potential,
+           "-var", "temperature", "400", "-var", "run_ps", str(steps / 1000),
+           "-var", "restart_every", str(steps), "-var", "thermo_every", str(max(every, 100)),
+           "-var", "dump_every", "0", "-var", "monitor_every", str(every),
+           "-var", "prefix", str(prefix)]
+    if ranks > 1:
+        cmd = [shutil.which("mpiexec"), "-n", str(ranks)] + cmd
+    out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=True).stdout
+    loop = re.search(r"Loop time of (\S+) on \d+ procs for (\d+) steps with (\d+) atoms", out)
+    modify = re.search(r"^Modify\s*\|\s*\S+\s*\|\s*(\S+)", out, re.M)    # average over ranks
+    calls = len(re.findall(r"^SEI \d+ ", out, re.M))
+    return {"loop": float(loop.group(1)), "steps": int(loop.group(2)), "atoms": int(loop.group(3)),
+            "modify": float(modify.group(1)), "calls": calls}
+
+
+def best(results: list[dict]) -> dict:
+    return min(results, key=lambda r: r["loop"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["I", "II"])
+    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--steps", type=int, default=400, help="timed steps (1 fs each)")
+    parser.add_argument("--every", type=int, default=100, help="steps between analyses")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--potential", default=str(REPO / "potentials" / "lipscl-l08-sample.mtp"))
+    args = parser.parse_args()
+
+    from seimd.build import named_model, write_interface
+
+    work = Path(tempfile.mkdtemp(prefix="seimd-bench-monitor-"))
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), "?")
+    print(f"machine: {cpu}, {os.cpu_count()} cores; potential {Path(args.potential).name}; "
+          f"NPT 1 fs, {args.steps} steps, monitor every {args.every} steps")
+    print(f"{'model':>5} {'atoms':>6} {'ranks':>5} {'MD s/100 steps':>14} {'calls':>5} "
+          f"{'monitor ms/call':>15} {'cost':>7} {'loop ratio':>10}")
+    for model in args.models:
+        data = work / f"{model}.data"
+        write_interface(named_model(model), data=data, groups=False)
+        for ranks in args.ranks:
+            off = best([run(data, work, ranks, args.steps, 0, args.potential) for _ in range(args.repeat)])
+            on = best([run(data, work, ranks, args.steps, args.every, args.potential)
+                       for _ in range(args.repeat)])
+            in_loop = args.steps // args.every    # the call at setup (step 0) is outside the loop
+            per_call = (on["modify"] - off["modify"]) / in_loop
+            md_per_interval = off["loop"] / off["steps"] * args.every
+            print(f"{model:>5} {off['atoms']:>6} {ranks:>5} {off['loop'] / off['steps'] * 100:14.3f} "
+                  f"{on['calls']:>5} {1e3 * per_call:15.1f} {100 * per_call / md_per_interval:6.2f}% "
+                  f"{on['loop'] / off['loop']:10.3f}")
+
+
+if __name__ == "__main__":
+    main()

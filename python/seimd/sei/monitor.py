@@ -1,0 +1,176 @@
+"""The in-situ SEI monitor: ``fix ID all seimd/python N seimd.sei.monitor:Monitor args ...``.
+
+Every N steps each MPI rank analyses its own atoms (with the ghost atoms LAMMPS keeps
+around them) with :func:`seimd.sei.observables.analyse_points`; the integer counts are
+summed over ranks with mpi4py (no gather of the system) and turned into the paper's
+fractions. Rank 0 writes one line to the LAMMPS screen and log, one row per observable
+to an H5MD file, and every rank returns the same values to the fix's global vector:
+
+    f_ID[1] time (ps)         f_ID[2] reduced (%)        f_ID[3] crystalline (%)
+    f_ID[4] amorphous (%)     f_ID[5] crystallinity (%)  f_ID[6..10] N(PS_0) .. N(PS_4)
+
+(reduced, crystalline and amorphous in % of the electrolyte, Z formula units;
+crystallinity = crystalline / reduced in %). Arguments (key=value after ``args``,
+lengths in A):
+
+    h5=FILE            H5MD output (default sei.h5; "none" = no file), appended across
+                       restarts: rows from the restart step on are replaced
+    types=Li,P,S,Cl    element of each LAMMPS atom type, in type order; or, as in pair_coeff,
+                       the elements as plain words after the key=value arguments
+    ps_cutoff=3.0      P-S bond criterion
+    ptm_rmsd=0.15      PTM RMSD cutoff of the fcc classification of the anion sublattice
+    fcc_max_distance=5.0, ptm_max_distance=7.5, context_radius=6.0, li_anion_cutoff=3.0
+                       see seimd.sei.observables.SEIParams
+    z=N                LPSC formula units (default: the number of P atoms at the first call)
+    labels=no          yes: per-atom phase labels as the fix's per-atom vector (f_ID in
+                       dumps: 0 Li metal, 1 pristine electrolyte, 2 amorphous reduced,
+                       3 crystalline reduced)
+    log=yes            one line per analysis in the LAMMPS log
+    any other key=value is stored with the run parameters in the H5MD file
+    (e.g. temperature=400 potential=... seed=1).
+"""
+
+from __future__ import annotations
+
+import time as _time
+
+import numpy as np
+
+from .observables import SEICounts, SEIParams, analyse_points, fractions, map_types, required_radius
+
+VALUE_NAMES = ("time_ps", "reduced_pct", "crystalline_pct", "amorphous_pct", "crystallinity_pct",
+               "n_PS0", "n_PS1", "n_PS2", "n_PS3", "n_PS4")
+MONITOR_KEYS = {"h5", "types", "ps_cutoff", "ptm_rmsd", "fcc_max_distance", "ptm_max_distance",
+                "context_radius", "li_anion_cutoff", "z", "labels", "log"}
+
+
+def _flag(text: str, key: str) -> bool:
+    low = text.strip().lower()
+    if low in {"yes", "true", "1", "on"}:
+        return True
+    if low in {"no", "false", "0", "off"}:
+        return False
+    raise ValueError(f"SEI monitor: {key}={text!r} is not yes/no")
+
+
+def _parameters(kwargs: dict[str, str]) -> SEIParams:
+    names = {"ps_cutoff": "ps_cutoff", "ptm_rmsd": "fcc_rmsd_cutoff",
+             "fcc_max_distance": "fcc_max_distance", "ptm_max_distance": "ptm_max_distance",
+             "context_radius": "context_radius", "li_anion_cutoff": "li_anion_cutoff"}
+    return SEIParams(**{field: float(kwargs[key]) for key, field in names.items() if key in kwargs})
+
+
+def _type_lookup(text: str) -> np.ndarray:
+    """'Li,P,S,Cl' (or space separated) -> array: LAMMPS type -> seimd type (1 Li .. 4 Cl)."""
+    elements = text.replace(",", " ").split()
+    if not elements:
+        raise ValueError("SEI monitor: types= names no element")
+    lookup = np.zeros(len(elements) + 1, dtype=np.int64)
+    lookup[1:] = map_types(np.array(elements))
+    return lookup
+
+
+class Monitor:
+    """The fix's callable (one instance per MPI rank); see the module docstring."""
+
+    names = VALUE_NAMES
+
+    def __init__(self, ctx):
+        kw = ctx.kwargs
+        self.params = _parameters(kw)
+        if "types" in kw and ctx.args:
+            raise ValueError(f"SEI monitor: elements given twice (types= and {ctx.args})")
+        self.type_text = kw.get("types") or ",".join(ctx.args) or "Li,P,S,Cl"
+        self.types = _type_lookup(self.type_text)
+        self.labels = _flag(kw.get("labels", "no"), "labels")
+        self.log = _flag(kw.get("log", "yes"), "log")
+        self.z = int(kw["z"]) if "z" in kw else None
+        if self.z is not None and self.z <= 0:
+            raise ValueError(f"SEI monitor: z={self.z} must be a positive number of formula units")
+        self.h5_path = kw.get("h5", "sei.h5")
+        self.run_parameters = {k: v for k, v in kw.items() if k not in MONITOR_KEYS}
+        self.peratom = self.labels
+        self.ghost_cutoff = required_radius(self.params, labels=self.labels)
+        self.writer = None
+        self.calls = 0
+        self.seconds = 0.0
+
+    # ---- the analysis of one step
+    def __call__(self, ctx):
+        start = _time.perf_counter()
+        n_all = ctx.nlocal + ctx.nghost
+        lammps_types = ctx.type[:n_all]
+        if lammps_types.size and lammps_types.max() >= len(self.types):
+            raise ValueError(f"SEI monitor: atom type {lammps_types.max()} has no element in "
+                             f"types= ({len(self.types) - 1} given)")
+        local = analyse_points(ctx.x[:n_all], self.types[lammps_types], ctx.nlocal,
+                               params=self.params, labels=self.labels)
+        counts = self._sum_over_ranks(ctx, local.counts)
+        if self.z is None:
+            self.z = max(counts.n_p, 1)
+        fr = fractions(counts, self.z)
+        values = [ctx.time, 100 * fr.alpha, 100 * fr.crystalline, 100 * fr.amorphous,
+                  100 * fr.crystallinity, *counts.n_ps]
+        if self.labels:
+            ctx.set_peratom(local.labels)
+        if ctx.rank == 0:
+            self._record(ctx, values, counts)
+        self.calls += 1
+        self.seconds += _time.perf_counter() - start
+        return values
+
+    def _sum_over_ranks(self, ctx, local: SEICounts) -> SEICounts:
+        if ctx.comm is None or ctx.comm.Get_size() == 1:
+            return local
+        from mpi4py import MPI
+
+        mine = local.as_array()
+        total = np.empty_like(mine)
+        ctx.comm.Allreduce(mine, total, op=MPI.SUM)
+        return SEICounts.from_array(total)
+
+    # ---- rank 0: log line and H5MD row
+    def _record(self, ctx, values, counts: SEICounts) -> None:
+        if self.log:
+            if self.calls == 0:
+                ctx.log("SEI monitor: step time(ps) reduced% crystalline% amorphous% "
+                        "crystallinity% N(P) N(PS) N(PS2) N(PS3) N(PS4) "
+                        f"[Z={self.z}, P-S {self.params.ps_cutoff} A, PTM fcc rmsd "
+                        f"{self.params.fcc_rmsd_cutoff}, anions {counts.n_anions}]")
+            t, red, cry, amo, cty = values[:5]
+            ctx.log(f"SEI {ctx.step} {t:.4f} {red:.2f} {cry:.2f} {amo:.2f} {cty:.2f} "
+                    + " ".join(str(int(n)) for n in counts.n_ps))
+        if self.h5_path.lower() == "none":
+            return
+        if self.writer is None:
+            self.writer = self._open_writer(ctx)
+        self.writer.append(ctx.step, ctx.time, {
+            "reduced": values[1], "crystalline": values[2], "amorphous": values[3],
+            "crystallinity": values[4], "n_PS": np.asarray(counts.n_ps, dtype=np.int64),
+            "n_crystalline_anions": np.int64(counts.n_crystalline), "z": np.int64(self.z),
+        })
+
+    def _open_writer(self, ctx):
+        from .h5md import H5MDObservables
+
+        percent = ("%", (), np.float64)
+        observables = {"reduced": percent, "crystalline": percent, "amorphous": percent,
+                       "crystallinity": percent, "n_PS": (None, (5,), np.int64),
+                       "n_crystalline_anions": (None, (), np.int64), "z": (None, (), np.int64)}
+        p = self.params
+        parameters = {"ps_cutoff_A": p.ps_cutoff, "fcc_rmsd_cutoff": p.fcc_rmsd_cutoff,
+                      "fcc_max_distance_A": p.fcc_max_distance,
+                      "ptm_max_distance_A": p.ptm_max_distance,
+                      "context_radius_A": p.context_radius,
+                      "li_anion_cutoff_A": p.li_anion_cutoff,
+                      "types": self.type_text, "every_steps": ctx.nevery,
+                      **self.run_parameters}
+        # The first analysed step is where this (continued) run starts: rows from it on
+        # belong to a trajectory that a restart has replaced.
+        return H5MDObservables.open(self.h5_path, observables, parameters,
+                                    restart_step=ctx.step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
