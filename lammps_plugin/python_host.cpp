@@ -12,6 +12,9 @@
 #ifndef SEIMD_BUILD_LIBPYTHON
 #define SEIMD_BUILD_LIBPYTHON ""
 #endif
+#ifndef SEIMD_BUILD_LIBPYTHON_SONAME
+#define SEIMD_BUILD_LIBPYTHON_SONAME ""
+#endif
 #ifndef SEIMD_BUILD_PYTHON
 #define SEIMD_BUILD_PYTHON ""
 #endif
@@ -69,15 +72,16 @@ PythonBridge load_bridge()
   // A Python process (LAMMPS started through `import lammps`) exports the C API; the
   // `lmp` executable does not, and then we bring libpython in ourselves.
   if (!dlsym(RTLD_DEFAULT, "Py_IsInitialized")) {
-    const std::string libpython = first_existing({env("SEIMD_LIBPYTHON"), SEIMD_BUILD_LIBPYTHON});
-    if (libpython.empty())
+    // A full path if one exists, else the bare soname for the loader's own search path
+    // (Debian keeps libpython3.X.so.1.0 in a multiarch directory).
+    std::string libpython = first_existing({env("SEIMD_LIBPYTHON"), SEIMD_BUILD_LIBPYTHON});
+    if (libpython.empty()) libpython = SEIMD_BUILD_LIBPYTHON_SONAME;
+    if (libpython.empty() || !dlopen(libpython.c_str(), RTLD_NOW | RTLD_GLOBAL))
       throw std::runtime_error(
           "seimd: fix seimd/python needs a shared libpython to embed Python in this LAMMPS "
-          "executable; none found ($SEIMD_LIBPYTHON unset, build-time '" SEIMD_BUILD_LIBPYTHON
-          "' missing). Set SEIMD_LIBPYTHON=/path/to/libpython3.X.so, or drive LAMMPS from "
-          "Python (import lammps).");
-    if (!dlopen(libpython.c_str(), RTLD_NOW | RTLD_GLOBAL))
-      throw std::runtime_error("seimd: cannot load " + libpython + ": " + dlerror());
+          "executable; none could be loaded ($SEIMD_LIBPYTHON='" + env("SEIMD_LIBPYTHON") +
+          "', build-time '" SEIMD_BUILD_LIBPYTHON "'). Install it (Debian: libpython3-dev), set "
+          "SEIMD_LIBPYTHON=/path/to/libpython3.X.so, or drive LAMMPS from Python (import lammps).");
   }
   const std::string path = plugin_directory() + "/" SEIMD_PYBRIDGE_NAME;
   void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);

