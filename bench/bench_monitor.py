@@ -5,7 +5,9 @@ For each model and rank count, runs inputs/sei.in (NPT, 1 fs, shipped potential)
 for --steps steps: monitor off, and monitor every --every steps (H5MD file on). The
 monitor's cost is the difference of LAMMPS' "Modify" time (where fixes run; the rest of
 the step is the same in both runs), per call and as a fraction of the MD loop time of the
-run without it. Loop times are printed too. The best of --repeat runs counts (shared
+run without it; "own" is the monitor's own timing of an analysis on rank 0; "loop ratio"
+= loop time with / without the monitor (it includes the wider ghost shell the monitor
+asks for, paid on every step). The best of --repeat runs counts (shared
 machine). OMP_NUM_THREADS=1 and OVITO_THREAD_COUNT=1 per rank.
 
 Usage: python bench/bench_monitor.py [--models I II] [--ranks 1 2] [--steps 400] [--every 100]
@@ -42,8 +44,10 @@ def run(data: Path, work: Path, ranks: int, steps: int, every: int, potential: s
     loop = re.search(r"Loop time of (\S+) on \d+ procs for (\d+) steps with (\d+) atoms", out)
     modify = re.search(r"^Modify\s*\|\s*\S+\s*\|\s*(\S+)", out, re.M)    # average over ranks
     calls = len(re.findall(r"^SEI \d+ ", out, re.M))
+    own = re.search(r"then (\S+) ms each", out)    # the monitor's own timing, rank 0
     return {"loop": float(loop.group(1)), "steps": int(loop.group(2)), "atoms": int(loop.group(3)),
-            "modify": float(modify.group(1)), "calls": calls}
+            "modify": float(modify.group(1)), "calls": calls,
+            "own_ms": float(own.group(1)) if own else float("nan")}
 
 
 def best(results: list[dict]) -> dict:
@@ -68,7 +72,7 @@ def main() -> None:
     print(f"machine: {cpu}, {os.cpu_count()} cores; potential {Path(args.potential).name}; "
           f"NPT 1 fs, {args.steps} steps, monitor every {args.every} steps")
     print(f"{'model':>5} {'atoms':>6} {'ranks':>5} {'MD s/100 steps':>14} {'calls':>5} "
-          f"{'monitor ms/call':>15} {'cost':>7} {'loop ratio':>10}")
+          f"{'Modify ms/call':>14} {'own ms/call':>11} {'cost':>7} {'loop ratio':>10}")
     for model in args.models:
         data = work / f"{model}.data"
         write_interface(named_model(model), data=data, groups=False)
@@ -80,8 +84,8 @@ def main() -> None:
             per_call = (on["modify"] - off["modify"]) / in_loop
             md_per_interval = off["loop"] / off["steps"] * args.every
             print(f"{model:>5} {off['atoms']:>6} {ranks:>5} {off['loop'] / off['steps'] * 100:14.3f} "
-                  f"{on['calls']:>5} {1e3 * per_call:15.1f} {100 * per_call / md_per_interval:6.2f}% "
-                  f"{on['loop'] / off['loop']:10.3f}")
+                  f"{on['calls']:>5} {1e3 * per_call:14.1f} {on['own_ms']:11.1f} "
+                  f"{100 * per_call / md_per_interval:6.2f}% {on['loop'] / off['loop']:10.3f}")
 
 
 if __name__ == "__main__":
