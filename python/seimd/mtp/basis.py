@@ -31,14 +31,25 @@ The rule implemented
    for levels 2-24 against the contraction trees that motep, MIT licensed,
    ships as reproductions of MLIP's basis; ``tests/test_basis.py`` compares
    the values). The basic moments are the labels that occur.
-3. Connected functions of ``n >= 2`` factors are evaluated as chains:
-   ``T1 = M[v1]``, ``Tk = contract(M[vk], T(k-1))`` over the indices joining
-   ``vk`` to ``v1..v(k-1)``. Among the vertex orders whose every step
-   contracts something, the chosen one has non-increasing ``(nu, mu)`` (rank
-   first) if possible, then the larger numbers of contracted indices earlier,
-   then the smallest vertex tuple. Intermediates are *not* symmetrised: a
-   tensor keeps its free indices in groups, one per factor, and is symmetric
-   only within a group; a component is one monomial per group.
+3. Connected functions of ``n >= 2`` factors, with their vertices in the
+   canonical order of rule 2 (labels by descending ``(mu, nu)``, equal labels
+   permuted to the lexicographically smallest upper-triangle adjacency), are
+   evaluated as chains: ``T1 = M[v1]``, ``Tk = contract(M[vk], T(k-1))`` over
+   the indices joining ``vk`` to ``v1..v(k-1)``. The order is fixed from the
+   end: ``vn`` is, among the vertices whose removal leaves the rest
+   connected, the one with the fewest edges to the rest (contracted indices
+   ``k``); ties go to the highest canonical index. ``v(n-1)``, ... follow by
+   the same rule on the remaining vertices (their edges to removed vertices
+   count as free indices, not as ``k``); of the last two, the lower index is
+   ``v1``. Exception (four factors): if the vertices split into two connected
+   pairs joined by fewer edges than the ``k`` of ``vn``, the function is the
+   full contraction of the two pair tensors (each evaluated by this rule),
+   e.g. ``(M[0,2]:M[0,3]).(M[0,2]:M[0,3])`` as a dot product of two vectors;
+   at equal numbers the chain is used. Intermediates are *not* symmetrised: a
+   tensor keeps its free indices in groups, one per factor (the new factor's
+   group first), and is symmetric only within a group; a component is one
+   monomial per group. Checked slot by slot against MLIP-2's level-18
+   template; it gives MLIP-2's counts at every level (see below).
 4. Storage: a slot is identified by its exact expression ``sum m * x * y``
    (operand slots, ``m`` the integer multiplicity); components of any tensors
    with equal expressions share one slot (e.g. ``T_ab = T_ba`` for
@@ -57,27 +68,22 @@ The rule implemented
 
 Agreement with MLIP-2 templates (R = 8)
 ---------------------------------------
-Levels 08, 10 and 12 give the same lists as before this storage rule (level
-08 equals the MLIP-2 sample, level 10 was checked against a copy of the
-MLIP-2 template). K, the basic moments and the basis functions (as exact
-contraction graphs) agree at every level. ``alpha_moments_count`` agrees for
-levels 2-16 and ``alpha_index_times_count`` wherever it is known up to level
-16 (14, 42, 117, 969 at 8, 10, 12, 16). From level 18 on MLIP-2 evaluates
-some chains in another order or shares slots differently -- the published
-counts do not pin down how (no single chain-order or storage variant tried
-matched levels 16-28 together) -- so these two counts differ:
+Level 08 equals the MLIP-2 sample list for list. K, the basic moments and the
+basis functions (as exact contraction graphs) agree at every level.
+``alpha_moments_count`` agrees at every level 2-28 and
+``alpha_index_times_count`` wherever it is known (14, 42, 117, 969, 2634,
+6349, 15431, 36170 at 8, 10, 12, 16, 18, 20, 22, 24); at level 18 every slot
+equals an MLIP-2 slot in value and number of rows. The one known difference:
 
-=====  =======================  ========================
-level  moments (MLIP-2)         times (MLIP-2)
-=====  =======================  ========================
-16     350 (350)                969 (969)
-18     697 (718, -21)           2559 (?)
-20     1415 (1352, +63)         6622 (6349, +273)
-22     2803 (2621, +182)        16366 (?)
-24     5526 (4991, +535)        38647 (36170, +2477)
-26     10597 (9396, +1201)      90041 (?)
-28     19971 (17366, +2605)     198057 (180069, +17988)
-=====  =======================  ========================
+=====  ==========  =======================
+level  moments     times (MLIP-2)
+=====  ==========  =======================
+26     9396        82529 (?)
+28     17366       180087 (180069, +18)
+=====  ==========  =======================
+
+The order of the lists (rule 6) is this module's, not MLIP-2's, from level
+10 or so on; it does not change any count.
 
 Every mapped moment is a full contraction of symmetric tensors, hence
 invariant under rotations (and reflections); ``tests/test_basis.py`` checks
@@ -278,24 +284,66 @@ def _components(A: list[list[int]]) -> list[list[int]]:
 # ---------------------------------------------------------------------------
 
 
-def _vkey(label) -> tuple[int, int]:
-    """Chain order key of a basic moment: rank first, then radial index."""
-    return (label[1], label[0])
+def _removal_order(A, verts) -> list[int]:
+    """Vertices of a connected (sub)graph in chain order (see rule 3).
+
+    Built from the end: the last factor is, among the vertices whose removal
+    leaves the rest connected, the one with the fewest edges to the rest;
+    ties go to the highest vertex index of the canonical graph. The rest is
+    ordered by the same rule; of the last two vertices the lower index comes
+    first (it is the accumulated tensor the other one is contracted with)."""
+    rest = list(verts)
+    removed = []
+    while len(rest) > 1:
+        best = None
+        for x in rest:
+            others = [w for w in rest if w != x]
+            if not _connected(A, others):
+                continue
+            key = (sum(A[x][w] for w in others), -x)
+            if best is None or key < best[0]:
+                best = (key, x)
+        removed.append(best[1])
+        rest.remove(best[1])
+    return rest + removed[::-1]
 
 
-def _chain_order(nodes, A) -> tuple[int, ...]:
-    """Vertex order of the chain evaluation of a connected graph (see rule 3)."""
-    n = len(nodes)
+def _connected(A, verts) -> bool:
+    verts = list(verts)
+    seen = {verts[0]}
+    stack = [verts[0]]
+    while stack:
+        u = stack.pop()
+        for w in verts:
+            if w not in seen and A[u][w]:
+                seen.add(w)
+                stack.append(w)
+    return len(seen) == len(verts)
+
+
+def _split(A) -> tuple | None:
+    """Rule 3, second case: the split of a four-vertex connected graph into two
+    connected pairs with the fewest edges between them, if that number is
+    smaller than the number of indices the last factor of the chain contracts."""
+    n = len(A)
+    if n != 4:
+        return None
+    verts = list(range(n))
+    k_chain = min(sum(A[x][w] for w in verts if w != x) for x in verts
+                  if _connected(A, [w for w in verts if w != x]))
     best = None
-    for o in itertools.permutations(range(n)):
-        ds = tuple(sum(A[o[k]][u] for u in o[:k]) for k in range(1, n))
-        if 0 in ds:
-            continue  # every partial product must be connected
-        desc = all(_vkey(nodes[o[k]]) <= _vkey(nodes[o[k - 1]]) for k in range(1, n))
-        pref = (not desc, tuple(-d for d in ds), o)
-        if best is None or pref < best:
-            best = pref
-    return best[-1]
+    for P in itertools.combinations(verts, 2):
+        if 0 not in P:
+            continue
+        Q = tuple(v for v in verts if v not in P)
+        if not (A[P[0]][P[1]] and A[Q[0]][Q[1]]):
+            continue
+        cut = sum(A[p][q] for p in P for q in Q)
+        if best is None or cut < best[0]:
+            best = (cut, P, Q)
+    if best is None or best[0] >= k_chain:
+        return None
+    return best[1], best[2]
 
 
 class _Tensor:
@@ -383,6 +431,33 @@ class _Store:
             T.comps[comp] = self._slot(rows)
         return T
 
+    def pair(self, P: _Tensor, Q: _Tensor, C) -> _Tensor:
+        """Full contraction of two derived tensors: ``C[g][h]`` indices of P's
+        group g with as many of Q's group h (every index is contracted)."""
+        key = ("G", P.key, Q.key, tuple(map(tuple, C)))
+        T = self.tensors.get(key)
+        if T is not None:
+            return T
+        labels = tuple(sorted(P.labels + Q.labels, reverse=True))
+        T = self.tensors[key] = _Tensor(key, (), labels, P.key, Q.key)
+        T.same = P.key == Q.key
+        links = [(g, h, C[g][h]) for g in range(len(P.sizes)) for h in range(len(Q.sizes)) if C[g][h]]
+        ksets = [[(Kc, _multinomial(Kc)) for Kc in _monomials(c)] for _, _, c in links]
+        zero = (0, 0, 0)
+        rows: dict = {}
+        for ks in itertools.product(*ksets):
+            m = 1
+            tp = [zero] * len(P.sizes)
+            tq = [zero] * len(Q.sizes)
+            for (g, h, _), (Kc, mult) in zip(links, ks):
+                m *= mult
+                tp[g] = _add(tp[g], Kc)
+                tq[h] = _add(tq[h], Kc)
+            pq = (P.comps[tuple(tp)], Q.comps[tuple(tq)])
+            rows[pq] = rows.get(pq, 0) + m
+        T.comps[()] = self._slot(rows)
+        return T
+
     def product(self, keys) -> _Tensor:
         """Product of scalars, left to right."""
         acc = self.tensors[keys[0]]
@@ -410,6 +485,24 @@ def _comp_sort_key(comp):
     return (_monomial_index(sum(tot))[tot],) + tuple(_monomial_index(sum(P))[P] for P in comp)
 
 
+def _chain(st: _Store, used: dict, nodes, A, order):
+    """Evaluate the vertices ``order`` as a chain; returns the tensor and the
+    vertex of each of its groups (free indices of a vertex: its degree minus
+    the edges inside ``order``)."""
+    T = st.basic(nodes[order[0]])
+    verts = [order[0]] if nodes[order[0]][1] else []
+    for k in range(1, len(order)):
+        v = order[k]
+        cs = tuple(A[v][w] for w in verts)
+        lab = nodes[v]
+        T2 = st.contract(st.basic(lab), T, cs)
+        left = lab[1] - sum(cs)
+        verts = ([v] if left else []) + [w for w, s, c in zip(verts, T.sizes, cs) if s > c]
+        T = T2
+        used[T.key] = T
+    return T, verts
+
+
 @functools.lru_cache(maxsize=None)
 def _basis_lists(level: int, K: int):
     graphs = _graphs(level, K)
@@ -426,17 +519,12 @@ def _basis_lists(level: int, K: int):
             continue
         if len(_components(A)) != 1:
             continue
-        order = _chain_order(nodes, A)
-        T = st.basic(nodes[order[0]])
-        verts = [order[0]]  # vertex of each group of T
-        for k in range(1, len(order)):
-            v = order[k]
-            cs = tuple(A[v][w] for w in verts)
-            lab = nodes[v]
-            T2 = st.contract(st.basic(lab), T, cs)
-            left = lab[1] - sum(cs)
-            verts = ([v] if left else []) + [w for w, s, c in zip(verts, T.sizes, cs) if s > c]
-            T = T2
+        split = _split(A)
+        if split is None:
+            T, _ = _chain(st, used, nodes, A, _removal_order(A, range(len(nodes))))
+        else:
+            (TP, gP), (TQ, gQ) = (_chain(st, used, nodes, A, _removal_order(A, part)) for part in split)
+            T = st.pair(TP, TQ, [[A[u][w] for w in gQ] for u in gP])
             used[T.key] = T
         comp_key[(nodes, adj)] = T.key
 
