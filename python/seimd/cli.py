@@ -202,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .train.trainer import add_train_subcommand  # `seimd train` (seimd.train)
 
     add_train_subcommand(sub)
+    from .learn.cli import add_learn_subcommand  # `seimd learn` (seimd.learn)
+
+    add_learn_subcommand(sub)
     return parser
 
 

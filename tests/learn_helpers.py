@@ -1,0 +1,232 @@
+"""Oracles and systems for the `seimd learn` tests (loaded by path as `oracle.kind = "ase"`).
+
+Importable without pytest or conftest: the learning runs of the tests are subprocesses that
+load `counting_teacher` / `flaky_teacher` from this file through
+`settings.calculator = "/path/tests/learn_helpers.py:counting_teacher"`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
+
+REPO = Path(__file__).resolve().parents[1]
+TEACHER = REPO / "potentials" / "lipscl-l08-7net0.mtp"
+"""The teacher: the shipped level-08 Li-P-S-Cl MTP (stable in bcc Li MD at 300-600 K)."""
+
+
+def _count(log: str) -> int:
+    """Append one line to `log` (locked) and return the new number of lines = this call."""
+    with open(log, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        n = sum(1 for _ in f) + 1
+        f.write(f"{n} pid {os.getpid()}\n")
+        f.flush()
+        os.fsync(f.fileno())
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return n
+
+
+class CountingTeacher(Calculator):
+    """The teacher MTP; every call is appended to `log` (to prove nothing is relabelled).
+
+    `fail_calls`: call numbers (1-based, over all processes) that raise a simulated SCF
+    failure; `nan_calls`: calls that return a NaN energy (an unusable label);
+    `crash_calls`: calls that kill the whole process (SIGKILL, as a segfault or the OOM
+    killer would)."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, potential: str, log: str, fail_calls=(), nan_calls=(), crash_calls=(),
+                 **kwargs):
+        super().__init__(**kwargs)
+        from seimd.mtp.calculator import MTPCalculator
+
+        self.inner = MTPCalculator(potential, threads=1)
+        self.log = log
+        self.fail_calls = set(fail_calls)
+        self.nan_calls = set(nan_calls)
+        self.crash_calls = set(crash_calls)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        n = _count(self.log)
+        if n in self.crash_calls:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+        if n in self.fail_calls:
+            raise RuntimeError(f"SCF not converged in 100 iterations (simulated, call {n})")
+        a = self.atoms.copy()
+        a.calc = self.inner
+        self.results = {"energy": a.get_potential_energy(), "forces": a.get_forces(),
+                        "stress": a.get_stress()}
+        self.results["free_energy"] = self.results["energy"]
+        if n in self.nan_calls:
+            self.results["energy"] = float("nan")
+
+
+def counting_teacher(potential: str, log: str, fail_calls=(), nan_calls=(), crash_calls=()):
+    return CountingTeacher(potential, log, fail_calls, nan_calls, crash_calls)
+
+
+def calls(log: str | os.PathLike) -> int:
+    p = Path(log)
+    return len(p.read_text().splitlines()) if p.exists() else 0
+
+
+def li_cell(rattle: float = 0.0, seed: int = 0, a: float = 3.43):
+    """bcc Li 3x3x3 (54 atoms)."""
+    from seimd.structures import bcc_li
+
+    atoms = bcc_li(a=a, repeat=(3, 3, 3))
+    if rattle:
+        atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+def write_student_setup(folder: Path, n_start: int = 2) -> dict:
+    """Untrained level-08 student (1 species, the teacher's radial range), `n_start` rattled
+    labelled cells, and the MD data file; returns their paths."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from seimd.io.cfg import from_atoms, write_cfg
+    from seimd.lmp import write_data
+    from seimd.mtp.basis import basis_to_mtp_text, generate_basis
+    from seimd.mtp.calculator import MTPCalculator
+
+    folder.mkdir(parents=True, exist_ok=True)
+    teacher = MTPCalculator(str(TEACHER), threads=1)
+    configs = []
+    for s in range(n_start):
+        atoms = li_cell(0.03, seed=s)
+        atoms.calc = teacher
+        energy, stress = atoms.get_potential_energy(), atoms.get_stress()
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=teacher.results["forces"],
+                                           stress=stress)
+        configs.append(from_atoms(atoms, ["Li"]))
+    paths = {"training": folder / "start.cfg", "student": folder / "student.mtp",
+             "data": folder / "li54.data"}
+    write_cfg(paths["training"], configs, full_precision=True)
+    paths["student"].write_text(basis_to_mtp_text(generate_basis(8), species_count=1,
+                                                  min_dist=1.4, max_dist=5.0,
+                                                  radial_basis_size=8, name="student"))
+    write_data(paths["data"], li_cell(), ["Li"])
+    return paths
+
+
+def learn_toml(folder: Path, paths: dict, oracle: str, *, max_iterations: int = 20,
+               anneal: int = 4, extra: str = "") -> Path:
+    """A small teacher-student config: bcc Li 54 atoms at 300 and 600 K (NPT, 1 bar)."""
+    text = f"""
+[run]
+workdir = "{folder / 'work'}"
+species = ["Li"]
+seed = 0
+
+[start]
+potential = "{paths['student']}"
+training = ["{paths['training']}"]
+max_iter = 200
+
+[md]
+input = "{REPO / 'inputs' / 'learn_md.in'}"
+steps = 2000
+grade_every = 10
+restart_every = 500
+vars = {{ pressure = 1.0 }}
+
+[[md.runs]]
+name = "T300"
+data = "{paths['data']}"
+vars = {{ temperature = 300 }}
+
+[[md.runs]]
+name = "T600"
+data = "{paths['data']}"
+vars = {{ temperature = 600 }}
+
+[thresholds]
+save = 1.5
+break_start = 5.5
+break_final = 2.5
+anneal_iterations = {anneal}
+
+[select]
+max_per_iteration = 5
+
+[oracle]
+{oracle}
+
+[train]
+max_iter = 100
+
+[stop]
+max_iterations = {max_iterations}
+{extra}
+"""
+    path = folder / "learn.toml"
+    path.write_text(text)
+    return path
+
+
+def teacher_frames(folder: Path, temperatures=(300.0, 600.0), frames: int = 10,
+                   every: int = 250, seed: int = 777) -> list:
+    """Held-out configurations: NPT MD (1 bar) of the teacher itself in LAMMPS, other seeds."""
+    from ase.io import read
+
+    from seimd.lmp import open_lammps, write_data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / "li54.data"
+    write_data(data, li_cell(), ["Li"])
+    out = []
+    for k, t in enumerate(temperatures):
+        dump = folder / f"teacher{k}.dump"
+        lmp = open_lammps(["-log", "none", "-screen", "none", "-nocite"])
+        lmp.commands_string(f"""
+units metal
+atom_style atomic
+read_data {data}
+pair_style mtp {TEACHER}
+pair_coeff * * Li
+velocity all create {t} {seed + k} mom yes rot no dist gaussian
+fix npt all npt temp {t} {t} 0.1 iso 1.0 1.0 1.0
+run 1000
+dump d all custom {every} {dump} id type x y z
+dump_modify d sort id
+run {every * frames}
+""")
+        lmp.close()
+        frames_k = read(dump, index=f"1:{frames + 1}", format="lammps-dump-text")
+        for a in frames_k:
+            a.set_chemical_symbols(["Li"] * len(a))
+            a.pbc = True
+        out.extend(frames_k)
+    return out
+
+
+def errors_against_teacher(potential: str, frames: list) -> dict:
+    """Energy (meV/atom) and force (eV/A, per component) RMSE of `potential` vs the teacher."""
+    from seimd.mtp.calculator import MTPCalculator
+
+    teacher = MTPCalculator(str(TEACHER), threads=1)
+    student = MTPCalculator(str(potential), type_map=["Li"], threads=1)
+    de, df, ft = [], [], []
+    for a in frames:
+        a = a.copy()
+        a.calc = teacher
+        e_t, f_t = a.get_potential_energy(), a.get_forces().copy()
+        a.calc = student
+        e_s, f_s = a.get_potential_energy(), a.get_forces()
+        de.append((e_s - e_t) / len(a))
+        df.append(f_s - f_t)
+        ft.append(f_t)
+    df, ft = np.concatenate(df), np.concatenate(ft)
+    return {"energy_meV": 1000 * float(np.sqrt(np.mean(np.square(de)))),
+            "force": float(np.sqrt(np.mean(df ** 2))), "force_std": float(ft.std())}
