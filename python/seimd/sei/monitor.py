@@ -36,7 +36,8 @@ import time as _time
 
 import numpy as np
 
-from .observables import SEICounts, SEIParams, analyse_points, fractions, map_types, required_radius
+from .observables import (SEICounts, SEIParams, analyse_points, fractions, map_types, prepare,
+                          required_radius)
 
 VALUE_NAMES = ("time_ps", "reduced_pct", "crystalline_pct", "amorphous_pct", "crystallinity_pct",
                "n_PS0", "n_PS1", "n_PS2", "n_PS3", "n_PS4")
@@ -91,6 +92,7 @@ class Monitor:
         self.run_parameters = {k: v for k, v in kw.items() if k not in MONITOR_KEYS}
         self.peratom = self.labels
         self.ghost_cutoff = required_radius(self.params, labels=self.labels)
+        prepare(self.params)    # OVITO's import at fix creation, not mid-run
         self.writer = None
         self.calls = 0
         self.seconds = 0.0          # analyses after the first
