@@ -25,6 +25,16 @@ from pathlib import Path  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
+def run_sei(work: Path, ranks: int, **variables) -> str:
+    """stdout of `lmp -in inputs/sei.in -var NAME VALUE ...` on `ranks` MPI ranks, in `work`."""
+    cmd = [shutil.which("lmp"), "-in", str(REPO / "inputs" / "sei.in"), "-log", "none"]
+    for name, value in variables.items():
+        cmd += ["-var", name, str(value)]
+    if ranks > 1:
+        cmd = [shutil.which("mpiexec"), "-n", str(ranks)] + cmd
+    return subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=True).stdout
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["I", "II"])
@@ -50,14 +60,10 @@ def main() -> None:
         for ranks in args.ranks:
             best = None
             for _ in range(args.repeat):
-                cmd = [shutil.which("lmp"), "-in", str(REPO / "inputs" / "sei.in"), "-log", "none",
-                       "-var", "data", str(data), "-var", "potential", args.potential,
-                       "-var", "temperature", "400", "-var", "run_ps", str(args.steps / 1000 + 0.02),
-                       "-var", "restart_every", str(args.steps), "-var", "thermo_every", "10",
-                       "-var", "dump_every", "0", "-var", "monitor_every", "0", "-var", "prefix", str(work / f"{model}-{ranks}")]
-                if ranks > 1:
-                    cmd = [shutil.which("mpiexec"), "-n", str(ranks)] + cmd
-                out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=True).stdout
+                out = run_sei(work, ranks, data=data, potential=args.potential, temperature=400,
+                              run_ps=args.steps / 1000 + 0.02, restart_every=args.steps,
+                              thermo_every=10, dump_every=0, monitor_every=0,
+                              prefix=work / f"{model}-{ranks}")
                 loops = re.findall(r"Loop time of (\S+) on \d+ procs for (\d+) steps with (\d+) atoms", out)
                 perf = re.findall(r"Performance: (\S+) ns/day", out)
                 # the timed chunk is the longest run in the log

@@ -22,25 +22,18 @@ os.environ["OVITO_THREAD_COUNT"] = "1"
 
 import argparse  # noqa: E402
 import re  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from bench_models import run_sei  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def run(data: Path, work: Path, ranks: int, steps: int, every: int, potential: str) -> dict:
-    prefix = work / f"{data.stem}-{ranks}-{every}"
-    cmd = [shutil.which("lmp"), "-in", str(REPO / "inputs" / "sei.in"), "-log", "none",
-           "-var", "data", str(data), "-var", "potential", potential,
-           "-var", "temperature", "400", "-var", "run_ps", str(steps / 1000),
-           "-var", "restart_every", str(steps), "-var", "thermo_every", str(max(every, 100)),
-           "-var", "dump_every", "0", "-var", "monitor_every", str(every),
-           "-var", "prefix", str(prefix)]
-    if ranks > 1:
-        cmd = [shutil.which("mpiexec"), "-n", str(ranks)] + cmd
-    out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=True).stdout
+    out = run_sei(work, ranks, data=data, potential=potential, temperature=400,
+                  run_ps=steps / 1000, restart_every=steps, thermo_every=every or 100,
+                  dump_every=0, monitor_every=every, prefix=work / f"{data.stem}-{ranks}-{every}")
     loop = re.search(r"Loop time of (\S+) on \d+ procs for (\d+) steps with (\d+) atoms", out)
     modify = re.search(r"^Modify\s*\|\s*\S+\s*\|\s*(\S+)", out, re.M)    # average over ranks
     calls = len(re.findall(r"^SEI \d+ ", out, re.M))
