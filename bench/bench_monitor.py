@@ -5,12 +5,25 @@ For each model and rank count, runs inputs/sei.in (NPT, 1 fs, shipped potential)
 for --steps steps: monitor off, and monitor every --every steps (H5MD file on). The
 monitor's cost is the difference of LAMMPS' "Modify" time (where fixes run; the rest of
 the step is the same in both runs), per call and as a fraction of the MD loop time of the
-run without it; "own" is the monitor's own timing of an analysis on rank 0; "loop ratio"
+run without it; "own" is the monitor's own timing of an analysis on rank 0 (it includes
+the reduction over ranks, so it waits for the slowest rank), and "own cost" that time
+over the MD time between two analyses. On a loaded machine or an imbalanced system the
+Modify difference is noisy (Modify also holds the ranks' waits in fix nh's collectives),
+and "own cost" is the figure to trust; "loop ratio"
 = loop time with / without the monitor (it includes the wider ghost shell the monitor
 asks for, paid on every step). The best of --repeat runs counts (shared
 machine). OMP_NUM_THREADS=1 and OVITO_THREAD_COUNT=1 per rank.
 
-Usage: python bench/bench_monitor.py [--models I II] [--ranks 1 2] [--steps 400] [--every 100]
+Models: the named interface models (I, II, ...; early stage, the electrolyte mostly
+pristine), and I-late: the late stage at model-I size, when the monitor works hardest
+(every anion reduced and crystalline, so every anion goes through the fcc template
+match): model I's 2016 anions as the 5Li2S.Li3P.LiCl antifluorite (8 x 7 x 9 cubic
+cells, a = 5.6 A, 4032 Li) under a bcc Li(100) slab of 2002 atoms (13 x 11 x 7 cells,
+lateral strain +0.3 / +3.7 %), 8050 atoms. --matcher ovito-ptm measures OVITO's PTM
+instead of seimd's fcc template matcher.
+
+Usage: python bench/bench_monitor.py [--models I II I-late] [--ranks 1 2] [--steps 400]
+       [--every 100] [--matcher template|ovito-ptm]
 """
 
 from __future__ import annotations
@@ -30,17 +43,43 @@ from bench_models import run_sei  # noqa: E402  (bench/ is on sys.path when run 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run(data: Path, work: Path, ranks: int, steps: int, every: int, potential: str) -> dict:
+def late_stage_model():
+    """Model-I-sized late stage: crystalline antifluorite product under a Li slab."""
+    import numpy as np
+    from ase.build import bulk
+
+    from seimd.sei.reference_structures import reduced_antifluorite
+
+    product = reduced_antifluorite((8, 7, 9), sigma=0.05, seed=0)
+    lx, ly, lz = product.cell.lengths()
+    metal = bulk("Li", "bcc", a=3.437, cubic=True).repeat((13, 11, 7))
+    metal.set_cell([lx, ly, metal.cell[2, 2]], scale_atoms=True)
+    gap = 2.2
+    metal.positions[:, 2] += lz + gap
+    product.extend(metal)
+    product.set_cell([lx, ly, lz + metal.cell[2, 2] + 2 * gap])
+    product.pbc = True
+    order = np.argsort([{"Li": 0, "P": 1, "S": 2, "Cl": 3}[s] for s in product.get_chemical_symbols()],
+                       kind="stable")
+    return product[order]
+
+
+def run(data: Path, work: Path, ranks: int, steps: int, every: int, potential: str,
+        matcher: str) -> dict:
     out = run_sei(work, ranks, data=data, potential=potential, temperature=400,
                   run_ps=steps / 1000, restart_every=steps, thermo_every=every or 100,
-                  dump_every=0, monitor_every=every, prefix=work / f"{data.stem}-{ranks}-{every}")
+                  dump_every=0, monitor_every=every, prefix=work / f"{data.stem}-{ranks}-{every}",
+                  fcc_matcher=matcher)
     loop = re.search(r"Loop time of (\S+) on \d+ procs for (\d+) steps with (\d+) atoms", out)
     modify = re.search(r"^Modify\s*\|\s*\S+\s*\|\s*(\S+)", out, re.M)    # average over ranks
     calls = len(re.findall(r"^SEI \d+ ", out, re.M))
     own = re.search(r"then (\S+) ms each", out)    # the monitor's own timing, rank 0
+    last = re.findall(r"^SEI \d+ \S+ (\S+) (\S+) ", out, re.M)
     return {"loop": float(loop.group(1)), "steps": int(loop.group(2)), "atoms": int(loop.group(3)),
             "modify": float(modify.group(1)), "calls": calls,
-            "own_ms": float(own.group(1)) if own else float("nan")}
+            "own_ms": float(own.group(1)) if own else float("nan"),
+            "reduced": float(last[-1][0]) if last else float("nan"),
+            "crystalline": float(last[-1][1]) if last else float("nan")}
 
 
 def best(results: list[dict]) -> dict:
@@ -49,36 +88,47 @@ def best(results: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["I", "II"])
+    parser.add_argument("--models", nargs="+", default=["I", "II", "I-late"],
+                        help="named models and/or I-late (see above)")
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--steps", type=int, default=400, help="timed steps (1 fs each)")
     parser.add_argument("--every", type=int, default=100, help="steps between analyses")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--potential", default=str(REPO / "potentials" / "lipscl-l08-sample.mtp"))
+    parser.add_argument("--matcher", default="template", choices=["template", "ovito-ptm"],
+                        help="fcc matcher of the monitor (SEIParams.fcc_matcher)")
     args = parser.parse_args()
 
     from seimd.build import named_model, write_interface
+    from seimd.lmp import write_data
 
     work = Path(tempfile.mkdtemp(prefix="seimd-bench-monitor-"))
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), "?")
     print(f"machine: {cpu}, {os.cpu_count()} cores; potential {Path(args.potential).name}; "
-          f"NPT 1 fs, {args.steps} steps, monitor every {args.every} steps")
-    print(f"{'model':>5} {'atoms':>6} {'ranks':>5} {'MD s/100 steps':>14} {'calls':>5} "
-          f"{'Modify ms/call':>14} {'own ms/call':>11} {'cost':>7} {'loop ratio':>10}")
+          f"NPT 1 fs, {args.steps} steps, monitor every {args.every} steps, fcc matcher "
+          f"{args.matcher}")
+    print(f"{'model':>6} {'atoms':>6} {'ranks':>5} {'MD s/100 steps':>14} {'calls':>5} "
+          f"{'Modify ms/call':>14} {'cost':>7} {'own ms/call':>11} {'own cost':>8} "
+          f"{'loop ratio':>10} {'reduced%':>8} {'cryst.%':>7}")
     for model in args.models:
         data = work / f"{model}.data"
-        write_interface(named_model(model), data=data, groups=False)
+        if model.upper() == "I-LATE":
+            write_data(data, late_stage_model(), ["Li", "P", "S", "Cl"])
+        else:
+            write_interface(named_model(model), data=data, groups=False)
         for ranks in args.ranks:
-            off = best([run(data, work, ranks, args.steps, 0, args.potential) for _ in range(args.repeat)])
-            on = best([run(data, work, ranks, args.steps, args.every, args.potential)
+            off = best([run(data, work, ranks, args.steps, 0, args.potential, args.matcher)
+                        for _ in range(args.repeat)])
+            on = best([run(data, work, ranks, args.steps, args.every, args.potential, args.matcher)
                        for _ in range(args.repeat)])
             in_loop = args.steps // args.every    # the call at setup (step 0) is outside the loop
             per_call = (on["modify"] - off["modify"]) / in_loop
             md_per_interval = off["loop"] / off["steps"] * args.every
-            print(f"{model:>5} {off['atoms']:>6} {ranks:>5} {off['loop'] / off['steps'] * 100:14.3f} "
-                  f"{on['calls']:>5} {1e3 * per_call:14.1f} {on['own_ms']:11.1f} "
-                  f"{100 * per_call / md_per_interval:6.2f}% {on['loop'] / off['loop']:10.3f}")
+            print(f"{model:>6} {off['atoms']:>6} {ranks:>5} {off['loop'] / off['steps'] * 100:14.3f} "
+                  f"{on['calls']:>5} {1e3 * per_call:14.1f} {100 * per_call / md_per_interval:6.2f}% "
+                  f"{on['own_ms']:11.1f} {0.1 * on['own_ms'] / md_per_interval:7.2f}% "
+                  f"{on['loop'] / off['loop']:10.3f} {on['reduced']:8.2f} {on['crystalline']:7.2f}")
 
 
 if __name__ == "__main__":

@@ -139,8 +139,11 @@ def test_labels_of_metal_and_interface(interface_xs):
     assert np.mean(anode == LABEL_LI_METAL) > 0.8   # only Li touching the LPSC surface
 
 
-def test_fcc_verdict_equals_periodic_ovito_ptm(hot_crystal):
-    """The subset PTM on images equals OVITO's PTM on the periodic anion sublattice."""
+@pytest.mark.parametrize("matcher", ["ovito-ptm", "template"])
+def test_fcc_verdict_against_periodic_ovito_ptm(hot_crystal, matcher):
+    """With fcc_matcher="ovito-ptm" the subset PTM on images equals OVITO's PTM on the
+    periodic anion sublattice exactly; seimd's template matcher (the default) agrees on
+    all but a few anions of this hot (sigma 0.3 A) crystal."""
     from scipy.spatial import cKDTree
 
     from seimd.sei.observables import _import_ovito
@@ -163,9 +166,16 @@ def test_fcc_verdict_equals_periodic_ovito_ptm(hot_crystal):
     dist, _ = cKDTree(anions.positions, boxsize=anions.cell.lengths()).query(anions.positions, k=19)
     expected = ptm & (dist[:, 12] <= 5.0) & (dist[:, 18] <= 7.5)
     assert 0.5 < expected.mean() < 0.99          # a real mixture
-    res = analyse(hot_crystal)
-    assert np.array_equal(res.labels[anion_mask(hot_crystal)] == LABEL_CRYSTALLINE, expected)
-    assert res.counts.n_crystalline == expected.sum()
+    res = analyse(hot_crystal, params=SEIParams(fcc_matcher=matcher))
+    got = res.labels[anion_mask(hot_crystal)] == LABEL_CRYSTALLINE
+    assert res.counts.n_crystalline == got.sum()
+    if matcher == "ovito-ptm":
+        assert np.array_equal(got, expected)
+    else:
+        print(f"template vs OVITO PTM: {np.count_nonzero(got != expected)} of {len(got)} differ")
+        # PTM picks its 12 neighbours by Voronoi face, the template matcher by fit: at
+        # this much noise ~1.3 % of anions differ (tests/test_fcc_match.py measures it)
+        assert np.count_nonzero(got != expected) <= 0.025 * len(got)
 
 
 # ------------------------------------------------------------------ domain decomposition
@@ -373,6 +383,18 @@ def test_bad_input(crystal):
 
 
 def test_ovito_is_imported_lazily():
-    code = ("import sys, seimd.sei, seimd.sei.observables; "
-            "assert 'ovito' not in sys.modules, 'ovito imported eagerly'")
+    """OVITO is loaded only for fcc_matcher='ovito-ptm', not by the default matcher."""
+    code = ("import sys, seimd.sei, seimd.sei.observables as o; "
+            "from seimd.sei import reference_structures as r; "
+            "assert 'ovito' not in sys.modules, 'ovito imported eagerly'; "
+            "o.prepare(); res = o.analyse(r.reduced_antifluorite((7, 1, 1))); "
+            "assert res.counts.n_crystalline > 0; "
+            "assert 'ovito' not in sys.modules, 'default matcher imported ovito'; "
+            "o.prepare(o.SEIParams(fcc_matcher='ovito-ptm')); "
+            "assert 'ovito' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_fcc_matcher():
+    with pytest.raises(ValueError, match="fcc_matcher"):
+        SEIParams(fcc_matcher="cna")

@@ -70,10 +70,11 @@ fix nve all nve
 """
 
 
-def monitor_run(cwd: Path, data: Path, ranks: int, labels: bool) -> tuple[np.ndarray, str]:
+def monitor_run(cwd: Path, data: Path, ranks: int, labels: bool,
+                matcher: str) -> tuple[np.ndarray, str]:
     body = setup(data) + f"""
 velocity all create 900 11 loop geom
-fix sei all seimd/python 20 seimd.sei.monitor:Monitor args h5=sei.h5 labels={'yes' if labels else 'no'} Li P S Cl
+fix sei all seimd/python 20 seimd.sei.monitor:Monitor args h5=sei.h5 labels={'yes' if labels else 'no'} fcc_matcher={matcher} Li P S Cl
 thermo_style custom step {' '.join(f'f_sei[{i}]' for i in range(1, 11))}
 thermo_modify format float %.17g
 thermo 20
@@ -98,24 +99,29 @@ def dump_frames(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     return frames
 
 
-def offline(box: np.ndarray, table: np.ndarray, labels: bool):
-    from seimd.sei import analyse
+def offline(box: np.ndarray, table: np.ndarray, labels: bool, matcher: str):
+    from seimd.sei import SEIParams, analyse
 
     cell = np.diag(box[:, 1] - box[:, 0])
-    return analyse((table[:, 2:5], table[:, 1].astype(int), cell, np.ones(3, bool)), labels=labels)
+    return analyse((table[:, 2:5], table[:, 1].astype(int), cell, np.ones(3, bool)), labels=labels,
+                   params=SEIParams(fcc_matcher=matcher))
 
 
-@pytest.mark.parametrize("name, labels", [("crystal", True), ("slab", False)])
-def test_monitor_equals_offline_analysis_on_one_and_two_ranks(tmp_path, data_files, name, labels):
+@pytest.mark.parametrize("name, labels, matcher", [("crystal", True, "template"),
+                                                   ("slab", False, "template"),
+                                                   ("crystal", False, "ovito-ptm")])
+def test_monitor_equals_offline_analysis_on_one_and_two_ranks(tmp_path, data_files, name, labels,
+                                                              matcher):
     results = {}
     for ranks in (1, 2):
         cwd = tmp_path / str(ranks)
         cwd.mkdir()
-        table, stdout = monitor_run(cwd, data_files[name], ranks, labels)
+        table, stdout = monitor_run(cwd, data_files[name], ranks, labels, matcher)
+        assert f"({matcher})" in stdout
         frames = dump_frames(cwd / "atoms.dump")
         assert len(frames) == 3
         for row, (box, atoms) in zip(table, frames):
-            ref = offline(box, atoms, labels)
+            ref = offline(box, atoms, labels, matcher)
             f = ref.fractions
             assert row[6:11].tolist() == list(ref.counts.n_ps)
             np.testing.assert_allclose(row[2:6], 100 * np.array([f.alpha, f.crystalline, f.amorphous,

@@ -10,8 +10,9 @@
     frac = fractions(total, z)
 
 Definitions and the per-atom label codes: :mod:`seimd.sei.observables`. Reference
-structures with known observables: :mod:`seimd.sei.reference_structures`. OVITO (the
-PTM classifier) is imported only when a crystallinity is computed.
+structures with known observables: :mod:`seimd.sei.reference_structures`. The fcc test of
+crystalline anions: :mod:`seimd.sei.fcc_match` (C++); OVITO's PTM is the optional
+alternative (``SEIParams(fcc_matcher="ovito-ptm")``, ``pip install 'seimd[ovito]'``).
 """
 
 from .observables import (DEFAULT_PARAMS, LABEL_AMORPHOUS, LABEL_CRYSTALLINE,

@@ -18,7 +18,8 @@ lengths in A):
     types=Li,P,S,Cl    element of each LAMMPS atom type, in type order; or, as in pair_coeff,
                        the elements as plain words after the key=value arguments
     ps_cutoff=3.0      P-S bond criterion
-    ptm_rmsd=0.15      PTM RMSD cutoff of the fcc classification of the anion sublattice
+    ptm_rmsd=0.15      RMSD cutoff of the fcc template match of the anion sublattice
+    fcc_matcher=template  or ovito-ptm: OVITO's polyhedral template matching
     fcc_max_distance=5.0, ptm_max_distance=7.5, context_radius=6.0, li_anion_cutoff=3.0
                        see seimd.sei.observables.SEIParams
     z=N                LPSC formula units (default: the number of P atoms at the first call)
@@ -42,7 +43,7 @@ from .observables import (SEICounts, SEIParams, analyse_points, fractions, map_t
 VALUE_NAMES = ("time_ps", "reduced_pct", "crystalline_pct", "amorphous_pct", "crystallinity_pct",
                "n_PS0", "n_PS1", "n_PS2", "n_PS3", "n_PS4")
 MONITOR_KEYS = {"h5", "types", "ps_cutoff", "ptm_rmsd", "fcc_max_distance", "ptm_max_distance",
-                "context_radius", "li_anion_cutoff", "z", "labels", "log"}
+                "context_radius", "li_anion_cutoff", "fcc_matcher", "z", "labels", "log"}
 
 
 def _flag(text: str, key: str) -> bool:
@@ -58,7 +59,10 @@ def _parameters(kwargs: dict[str, str]) -> SEIParams:
     names = {"ps_cutoff": "ps_cutoff", "ptm_rmsd": "fcc_rmsd_cutoff",
              "fcc_max_distance": "fcc_max_distance", "ptm_max_distance": "ptm_max_distance",
              "context_radius": "context_radius", "li_anion_cutoff": "li_anion_cutoff"}
-    return SEIParams(**{field: float(kwargs[key]) for key, field in names.items() if key in kwargs})
+    values = {field: float(kwargs[key]) for key, field in names.items() if key in kwargs}
+    if "fcc_matcher" in kwargs:
+        values["fcc_matcher"] = kwargs["fcc_matcher"]
+    return SEIParams(**values)
 
 
 def _type_lookup(text: str) -> np.ndarray:
@@ -92,7 +96,7 @@ class Monitor:
         self.run_parameters = {k: v for k, v in kw.items() if k not in MONITOR_KEYS}
         self.peratom = self.labels
         self.ghost_cutoff = required_radius(self.params, labels=self.labels)
-        prepare(self.params)    # OVITO's import at fix creation, not mid-run
+        prepare(self.params)    # load the fcc matcher at fix creation, not mid-run
         self.writer = None
         self.calls = 0
         self.seconds = 0.0          # analyses after the first
@@ -121,7 +125,7 @@ class Monitor:
         self.calls += 1
         elapsed = _time.perf_counter() - start
         if self.calls == 1:
-            self.first_seconds = elapsed    # includes importing OVITO
+            self.first_seconds = elapsed    # includes first-use costs
         else:
             self.seconds += elapsed
         return values
@@ -142,8 +146,9 @@ class Monitor:
             if self.calls == 0:
                 ctx.log("SEI monitor: step time(ps) reduced% crystalline% amorphous% "
                         "crystallinity% N(P) N(PS) N(PS2) N(PS3) N(PS4) "
-                        f"[Z={self.z}, P-S {self.params.ps_cutoff} A, PTM fcc rmsd "
-                        f"{self.params.fcc_rmsd_cutoff}, anions {counts.n_anions}]")
+                        f"[Z={self.z}, P-S {self.params.ps_cutoff} A, fcc rmsd "
+                        f"{self.params.fcc_rmsd_cutoff} ({self.params.fcc_matcher}), "
+                        f"anions {counts.n_anions}]")
             t, red, cry, amo, cty = values[:5]
             ctx.log(f"SEI {ctx.step} {t:.4f} {red:.2f} {cry:.2f} {amo:.2f} {cty:.2f} "
                     + " ".join(str(int(n)) for n in counts.n_ps))
@@ -166,6 +171,7 @@ class Monitor:
                        "n_crystalline_anions": (None, (), np.int64), "z": (None, (), np.int64)}
         p = self.params
         parameters = {"ps_cutoff_A": p.ps_cutoff, "fcc_rmsd_cutoff": p.fcc_rmsd_cutoff,
+                      "fcc_matcher": p.fcc_matcher,
                       "fcc_max_distance_A": p.fcc_max_distance,
                       "ptm_max_distance_A": p.ptm_max_distance,
                       "context_radius_A": p.context_radius,
