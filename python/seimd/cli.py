@@ -5,6 +5,9 @@
     seimd evaluate POTENTIAL.mtp DATA.cfg   energy/force/stress errors against labelled data
     seimd select POTENTIAL.mtp CANDIDATES.cfg (--als STATE.als | --training TRAIN.cfg) -o NEW.als
     seimd grade POTENTIAL.mtp STATE.als DATA.cfg   extrapolation grade of each configuration
+    seimd build MODEL -o model.data      interface models (paper models I, II; XS .. M)
+    seimd train / seimd learn            training, in-situ active learning (--help)
+    seimd relaunch -- -in inputs/sei.in ...   lmp, continued after a crash with half the dt
 
 Units: eV, Angstrom, eV/Angstrom; stresses in GPa in printed reports.
 """
@@ -205,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .learn.cli import add_learn_subcommand  # `seimd learn` (seimd.learn)
 
     add_learn_subcommand(sub)
+    from .relaunch import add_relaunch_subcommand  # `seimd relaunch` (seimd.relaunch)
+
+    add_relaunch_subcommand(sub)
     return parser
 
 
