@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from seimd.sei import reference_structures as ref
 from seimd.sei.fcc_match import fcc_rmsd
-from seimd.sei.observables import _import_ovito, periodic_images
+from seimd.sei.observables import ovito_ptm_fcc, periodic_images
 
 CUTOFF = 0.15
 CUBOCTAHEDRON = np.array([[1, 1, 0], [1, -1, 0], [-1, 1, 0], [-1, -1, 0], [1, 0, 1], [1, 0, -1],
@@ -26,24 +26,7 @@ CUBOCTAHEDRON = np.array([[1, 1, 0], [1, -1, 0], [-1, 1, 0], [-1, -1, 0], [1, 0,
 
 def ovito_ptm(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """OVITO PTM, FCC template only, no RMSD cutoff, on an open point set: (matched, rmsd)."""
-    DataCollection, Particles, SimulationCell, PTM = _import_ovito()
-    data = DataCollection()
-    cell = SimulationCell(pbc=(False, False, False))
-    lo, hi = points.min(axis=0) - 1.0, points.max(axis=0) + 1.0
-    matrix = np.zeros((3, 4))
-    matrix[:, :3] = np.diag(hi - lo)
-    matrix[:, 3] = lo
-    cell[...] = matrix
-    data.objects.append(cell)
-    particles = Particles(count=len(points))
-    particles.create_property("Position", data=points)
-    data.objects.append(particles)
-    mod = PTM(rmsd_cutoff=0.0, output_rmsd=True)
-    for structure in mod.structures:
-        structure.enabled = structure.id == PTM.Type.FCC
-    data.apply(mod)
-    matched = np.asarray(data.particles["Structure Type"][...]) == PTM.Type.FCC
-    return matched, np.asarray(data.particles["RMSD"][...])
+    return ovito_ptm_fcc(points, 0.0, with_rmsd=True)
 
 
 def environments(points: np.ndarray, centres: np.ndarray, k: int = 18) -> np.ndarray:

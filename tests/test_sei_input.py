@@ -205,6 +205,27 @@ def test_monitor_off_and_incompatible_cadence(stack_dir):
     assert "thermo_every (20) must be a multiple of monitor_every (30)" in log + proc.stdout
 
 
+def test_extrapolation_grades_in_thermo(stack_dir):
+    """-var active_set: the max per-atom grade becomes the last thermo column; the
+    trajectory is the same as without grades; bad cadences and missing files are reported."""
+    shipped = REPO / "potentials" / "lipscl-l08-7net0-al.mtp"
+    als = shipped.with_suffix(".als")
+    common = dict(potential=shipped, run_ps=0.04, restart_every=40, dump_every=0)
+    _, log = run_sei(stack_dir, "graded", active_set=als, grade_every=10, **common)
+    assert f"SEI: active set {als}: extrapolation grades every 10 steps" in log
+    header, rows = thermo_rows(log)
+    assert header == COLUMNS + ["c_maxgrade"]
+    grades = [r["c_maxgrade"] for r in rows]
+    assert all(0.0 < g < 50.0 for g in grades), grades
+    _, plain = run_sei(stack_dir, "ungraded", **common)
+    assert "extrapolation grades off (active_set none is not a file)" in plain
+    assert [r["PotEng"] for r in thermo_rows(plain)[1]] == [r["PotEng"] for r in rows]
+    proc, log = run_sei(stack_dir, "badgrade", check=False, active_set=als, grade_every=30,
+                        **common)
+    assert proc.returncode == 2
+    assert "thermo_every (20) must be a multiple of grade_every (30)" in log + proc.stdout
+
+
 def test_builder_model_starts_unreduced(tmp_path):
     """On seimd build's XS model (no PS4 cut) the analysis starts at 0 % reduced, 8 PS4."""
     from seimd.build import named_model, write_interface

@@ -414,7 +414,7 @@ def _fcc_anions(anions, candidates, params) -> np.ndarray:
     # of a run on all anions, at a fraction of the cost.
     within = dist <= (d_ptm + _TIE_TOLERANCE)[:, None]
     subset = np.unique(np.concatenate([cand, nbr[within]]))
-    is_fcc = _ptm_fcc(anions[subset], params.fcc_rmsd_cutoff)
+    is_fcc, _ = ovito_ptm_fcc(anions[subset], params.fcc_rmsd_cutoff)
     result[cand] = is_fcc[np.searchsorted(subset, cand)]
     return result
 
@@ -451,19 +451,22 @@ def prepare(params: SEIParams | None = None) -> None:
         from seimd import _analysis  # noqa: F401
 
 
-def _ptm_modifier(rmsd_cutoff: float):
-    mod = _PTM_MODIFIERS.get(rmsd_cutoff)
+def _ptm_modifier(rmsd_cutoff: float, with_rmsd: bool = False):
+    key = (rmsd_cutoff, with_rmsd)
+    mod = _PTM_MODIFIERS.get(key)
     if mod is None:
         ptm = _import_ovito()[3]
-        mod = ptm(rmsd_cutoff=rmsd_cutoff)
+        mod = ptm(rmsd_cutoff=rmsd_cutoff, output_rmsd=with_rmsd)
         for structure in mod.structures:
             structure.enabled = structure.id == ptm.Type.FCC
-        _PTM_MODIFIERS[rmsd_cutoff] = mod
+        _PTM_MODIFIERS[key] = mod
     return mod
 
 
-def _ptm_fcc(points: np.ndarray, rmsd_cutoff: float) -> np.ndarray:
-    """OVITO PTM (FCC template only) on an open point set: True where fcc.
+def ovito_ptm_fcc(points: np.ndarray, rmsd_cutoff: float, with_rmsd: bool = False):
+    """OVITO PTM (FCC template only) on an open point set (A): True where fcc with RMSD <=
+    rmsd_cutoff (0: no cutoff); with_rmsd also returns OVITO's RMSD of each point (0 where
+    the template did not match): (is_fcc, rmsd or None).
 
     The points sit in a non-periodic box that encloses them with a 1 A margin; OVITO's
     neighbour search ignores the box walls of non-periodic directions.
@@ -481,8 +484,10 @@ def _ptm_fcc(points: np.ndarray, rmsd_cutoff: float) -> np.ndarray:
     particles = Particles(count=len(points))
     particles.create_property("Position", data=points)
     data.objects.append(particles)
-    data.apply(_ptm_modifier(float(rmsd_cutoff)))
-    return np.asarray(data.particles["Structure Type"][...]) == 1   # Type.FCC
+    data.apply(_ptm_modifier(float(rmsd_cutoff), with_rmsd))
+    is_fcc = np.asarray(data.particles["Structure Type"][...]) == 1   # Type.FCC
+    rmsd = np.asarray(data.particles["RMSD"][...]) if with_rmsd else None
+    return is_fcc, rmsd
 
 
 # ---------------------------------------------------------------------------- periodic
