@@ -218,7 +218,7 @@ def test_extrapolation_grades_in_thermo(stack_dir):
     grades = [r["c_maxgrade"] for r in rows]
     assert all(0.0 < g < 50.0 for g in grades), grades
     _, plain = run_sei(stack_dir, "ungraded", **common)
-    assert "extrapolation grades off (active_set none is not a file)" in plain
+    assert "extrapolation grades off: active_set = none" in plain
     assert [r["PotEng"] for r in thermo_rows(plain)[1]] == [r["PotEng"] for r in rows]
     proc, log = run_sei(stack_dir, "badgrade", check=False, active_set=als, grade_every=30,
                         **common)

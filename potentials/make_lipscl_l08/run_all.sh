@@ -57,3 +57,11 @@ python $D/generate.py --merge
 
 # 8. checks: errors by system, lattice constants vs 7net-0
 OMP_NUM_THREADS=2 python $D/evaluate.py
+
+# 9. stage 1 of the active learning (the default potential, ~32 min on 2 ranks; needs the
+#    [oracle] extra): seimd learn on the XS interface from lipscl-l08-7net0.mtp
+mpiexec -n 2 seimd learn inputs/learn.toml
+cp learn-xs/final.mtp potentials/lipscl-l08-7net0-al.mtp
+cp learn-xs/final.als potentials/lipscl-l08-7net0-al.als
+sed -i 's/^potential_name = .*/potential_name = lipscl-l08-7net0-al_seimd_learn_on_SevenNet-0_7net-0_labels/' \
+  potentials/lipscl-l08-7net0-al.mtp potentials/lipscl-l08-7net0-al.als
