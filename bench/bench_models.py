@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--steps", type=int, default=200, help="timed steps (1 fs each)")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--potential", default=str(REPO / "potentials" / "lipscl-l08-7net0-al.mtp"),
+    parser.add_argument("--potential", default=str(REPO / "potentials" / "lipscl-l08-7net0-al-s.mtp"),
                         help="MTP file (default: the shipped default of inputs/sei.in)")
     args = parser.parse_args()
 

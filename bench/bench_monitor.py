@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400, help="timed steps (1 fs each)")
     parser.add_argument("--every", type=int, default=100, help="steps between analyses")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--potential", default=str(REPO / "potentials" / "lipscl-l08-7net0-al.mtp"),
+    parser.add_argument("--potential", default=str(REPO / "potentials" / "lipscl-l08-7net0-al-s.mtp"),
                         help="MTP file (default: the shipped default of inputs/sei.in)")
     parser.add_argument("--matcher", default="template", choices=["template", "ovito-ptm"],
                         help="fcc matcher of the monitor (SEIParams.fcc_matcher)")

@@ -37,14 +37,14 @@ LABELLER_LATTICE = {"bcc Li": 3.4298, "Li2S": 5.6166, "Li6PS5Cl": 10.2828}
 
 
 def test_default_potential_lattice_constants_against_its_labeller():
-    """The default potential of sei.in (potentials/lipscl-l08-7net0-al.mtp) gives the
+    """The default potential of sei.in (potentials/lipscl-l08-7net0-al-s.mtp) gives the
     lattice constants of bcc Li, Li2S and LPSC within 2.5 % of SevenNet-0's."""
     from ase.build import bulk
     from ase.eos import EquationOfState
 
     from seimd.structures import bcc_li
 
-    path = Path(__file__).resolve().parents[1] / "potentials" / "lipscl-l08-7net0-al.mtp"
+    path = Path(__file__).resolve().parents[1] / "potentials" / "lipscl-l08-7net0-al-s.mtp"
     sei_in = (path.parents[1] / "inputs" / "sei.in").read_text()
     assert f"index potentials/{path.name}" in sei_in          # it is the default
     calc = MTPCalculator(path, threads=1)

@@ -208,7 +208,7 @@ def test_monitor_off_and_incompatible_cadence(stack_dir):
 def test_extrapolation_grades_in_thermo(stack_dir):
     """-var active_set: the max per-atom grade becomes the last thermo column; the
     trajectory is the same as without grades; bad cadences and missing files are reported."""
-    shipped = REPO / "potentials" / "lipscl-l08-7net0-al.mtp"
+    shipped = REPO / "potentials" / "lipscl-l08-7net0-al-s.mtp"
     als = shipped.with_suffix(".als")
     common = dict(potential=shipped, run_ps=0.04, restart_every=40, dump_every=0)
     _, log = run_sei(stack_dir, "graded", active_set=als, grade_every=10, **common)

@@ -65,3 +65,10 @@ cp learn-xs/final.mtp potentials/lipscl-l08-7net0-al.mtp
 cp learn-xs/final.als potentials/lipscl-l08-7net0-al.als
 sed -i 's/^potential_name = .*/potential_name = lipscl-l08-7net0-al_seimd_learn_on_SevenNet-0_7net-0_labels/' \
   potentials/lipscl-l08-7net0-al.mtp potentials/lipscl-l08-7net0-al.als
+
+# 10. stage 2 (the default potential, ~45 min on 1 rank): seimd learn on model S from stage 1
+seimd learn potentials/make_lipscl_l08/learn-S.toml
+cp learn-s/current.mtp potentials/lipscl-l08-7net0-al-s.mtp
+cp learn-s/current.als potentials/lipscl-l08-7net0-al-s.als
+sed -i 's/^potential_name = .*/potential_name = lipscl-l08-7net0-al-s_seimd_learn_on_SevenNet-0_7net-0_labels/' \
+  potentials/lipscl-l08-7net0-al-s.mtp potentials/lipscl-l08-7net0-al-s.als
