@@ -23,6 +23,13 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+SHIPPED_POTENTIAL = REPO / "potentials" / "lipscl-l08-7net0-al-s.mtp"   # inputs/sei.in's default
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("?" where there is none)."""
+    return next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                 if l.startswith("model name")), "?")
 
 
 def run_sei(work: Path, ranks: int, **variables) -> str:
@@ -41,16 +48,14 @@ def main() -> None:
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--steps", type=int, default=200, help="timed steps (1 fs each)")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--potential", default=str(REPO / "potentials" / "lipscl-l08-7net0-al-s.mtp"),
+    parser.add_argument("--potential", default=str(SHIPPED_POTENTIAL),
                         help="MTP file (default: the shipped default of inputs/sei.in)")
     args = parser.parse_args()
 
     from seimd.build import named_model, write_interface
 
     work = Path(tempfile.mkdtemp(prefix="seimd-bench-models-"))
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), "?")
-    print(f"machine: {cpu}, {os.cpu_count()} cores; potential {Path(args.potential).name}; "
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; potential {Path(args.potential).name}; "
           f"NPT 1 fs, {args.steps} timed steps")
     print(f"{'model':>5} {'atoms':>6} {'ranks':>5} {'ns/day':>8} {'us/atom-step':>13} {'speed-up':>8}")
     for model in args.models:

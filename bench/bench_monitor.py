@@ -38,9 +38,8 @@ import re  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from bench_models import run_sei  # noqa: E402  (bench/ is on sys.path when run as a script)
+from bench_models import SHIPPED_POTENTIAL, cpu_model, run_sei  # noqa: E402  (bench/ is on sys.path when run as a script)
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def late_stage_model():
@@ -94,7 +93,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400, help="timed steps (1 fs each)")
     parser.add_argument("--every", type=int, default=100, help="steps between analyses")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--potential", default=str(REPO / "potentials" / "lipscl-l08-7net0-al-s.mtp"),
+    parser.add_argument("--potential", default=str(SHIPPED_POTENTIAL),
                         help="MTP file (default: the shipped default of inputs/sei.in)")
     parser.add_argument("--matcher", default="template", choices=["template", "ovito-ptm"],
                         help="fcc matcher of the monitor (SEIParams.fcc_matcher)")
@@ -104,9 +103,7 @@ def main() -> None:
     from seimd.lmp import write_data
 
     work = Path(tempfile.mkdtemp(prefix="seimd-bench-monitor-"))
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), "?")
-    print(f"machine: {cpu}, {os.cpu_count()} cores; potential {Path(args.potential).name}; "
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; potential {Path(args.potential).name}; "
           f"NPT 1 fs, {args.steps} steps, monitor every {args.every} steps, fcc matcher "
           f"{args.matcher}")
     print(f"{'model':>6} {'atoms':>6} {'ranks':>5} {'MD s/100 steps':>14} {'calls':>5} "

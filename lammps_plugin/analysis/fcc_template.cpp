@@ -299,6 +299,20 @@ void normalise(const double *vec, const int chosen[kFccNeighbours], double p[kPo
     for (int a = 0; a < 3; ++a) p[i][a] *= scale;
 }
 
+// The two template frames (first axis on kAnchorVertex, second on kSecondVertex[c]):
+// constants, built once.
+struct TemplateFrames {
+  double f[2][3][3];
+  TemplateFrames() {
+    for (int c = 0; c < 2; ++c) frame(kVertex[kAnchorVertex], kVertex[kSecondVertex[c]], f[c]);
+  }
+};
+
+const TemplateFrames &template_frames() {
+  static const TemplateFrames frames;
+  return frames;
+}
+
 }  // namespace
 
 double fcc_rmsd(const double *vec, int k, double stop_below) {
@@ -311,9 +325,7 @@ double fcc_rmsd(const double *vec, int k, double stop_below) {
     for (int a = 0; a < 3; ++a) dir[j][a] = vec[3 * j + a] / len;
     unit += len / kFccNeighbours;
   }
-  double template_frame[2][3][3];
-  for (int c = 0; c < 2; ++c)
-    frame(kVertex[kAnchorVertex], kVertex[kSecondVertex[c]], template_frame[c]);
+  const auto &template_frame = template_frames().f;
 
   double best = std::numeric_limits<double>::infinity();
   for (int anchor = 0; anchor < kAnchors; ++anchor) {
