@@ -28,7 +28,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-SAMPLE = Path(__file__).resolve().parents[1].parent / "shared/reference/samples/lipscl-l08-sample.mtp"
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "lipscl-l08-sample.mtp"
 ELEMENTS = ["Li", "P", "S", "Cl"]
 
 

@@ -19,7 +19,7 @@ it needed (from /proc/stat) or LAMMPS reported < 95 % CPU use is repeated
 (--retries, after waiting up to --idle-wait s), and marked '*' if it stays
 disturbed.
 
-Level 08 is the trained sample potential (shared/reference/samples, 4 species
+Level 08 is the trained sample potential (tests/data, 4 species
 Li, P, S, Cl). Levels 16 and 20 are random 4-species potentials from
 seimd.mtp.basis.generate_basis + seimd.mtp.random.random_mtp: the cost of an
 MTP does not depend on its coefficient values, only on its basis and on the
@@ -66,7 +66,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE_MTP = REPO.parent / "shared" / "reference" / "samples" / "lipscl-l08-sample.mtp"
+SAMPLE_MTP = REPO / "tests" / "data" / "lipscl-l08-sample.mtp"
 SPECORDER = ["Li", "P", "S", "Cl"]          # LAMMPS atom types 1..4 = MTP species 0..3
 LEVELS = ("08", "16", "20")
 SYSTEMS = ("li", "lpsc")
@@ -244,7 +244,7 @@ def make_potential(level: str, directory: Path):
     from seimd.mtp.model import MTP
 
     if not SAMPLE_MTP.is_file():
-        raise FileNotFoundError(f"{SAMPLE_MTP} is missing (shared/ must sit beside the repo)")
+        raise FileNotFoundError(f"{SAMPLE_MTP} is missing (it belongs in tests/data/)")
     trained = MTP.read(SAMPLE_MTP)
     if level == "08":
         mtp = trained

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SAMPLES = SHARED / "reference" / "samples"
+DATA = Path(__file__).resolve().parent / "data"   # test data kept in the repository
+SAMPLES = DATA
 SAMPLE_MTP = SAMPLES / "lipscl-l08-sample.mtp"
 SAMPLE_CFG = SAMPLES / "lipscl-sample.cfg"
 ELEMENTS = ["Li", "P", "S", "Cl"]
@@ -19,7 +19,7 @@ ELEMENTS = ["Li", "P", "S", "Cl"]
 
 def require_file(path: Path) -> Path:
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: the tests need shared/ beside the repo")
+        raise FileNotFoundError(f"{path} is missing from tests/data/ (it is part of the repository)")
     return path
 
 

@@ -19,7 +19,7 @@ from seimd.mtp.basis import (
     main,
 )
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared/reference/samples/lipscl-l08-sample.mtp"
+SAMPLE = Path(__file__).resolve().parent / "data" / "lipscl-l08-sample.mtp"
 
 # MLIP-2 templates (R = 8): level -> (K, basic, times, moments, S)
 MLIP = {
@@ -43,7 +43,7 @@ MLIP_TIMES = {8: 14, 10: 42, 12: 117, 16: 969, 18: 2634, 20: 6349, 22: 15431, 24
 
 def _sample_text() -> str:
     if not SAMPLE.is_file():
-        raise FileNotFoundError(f"{SAMPLE} is missing: the tests need shared/ beside the repo")
+        raise FileNotFoundError(f"{SAMPLE} is missing: it belongs in tests/data/")
     return SAMPLE.read_text().replace("\r\n", "\n")
 
 

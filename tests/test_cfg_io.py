@@ -11,7 +11,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from seimd.io.cfg import CFGFormatError, Configuration, from_atoms, read_cfg, to_atoms, write_cfg
 
-SAMPLE_CFG = Path("/work/shared/reference/samples/lipscl-sample.cfg")
+SAMPLE_CFG = Path(__file__).resolve().parent / "data" / "lipscl-sample.cfg"
 
 EXTRA_COLUMNS_CFG = """BEGIN_CFG
  Size

@@ -10,7 +10,7 @@ import pytest
 from seimd.mtp.model import MTP, MTPFormatError, UnsupportedMTPError
 from seimd.mtp.random import random_mtp
 
-SAMPLES = Path("/work/shared/reference/samples")
+SAMPLES = Path(__file__).resolve().parent / "data"
 SAMPLE_MTP = SAMPLES / "lipscl-l08-sample.mtp"
 
 

@@ -20,7 +20,7 @@ from seimd.mtp.model import MTP
 from seimd.mtp.random import random_mtp
 from seimd.mtp.reference import ReferenceCalculator, ReferenceMTP
 
-SAMPLES = Path("/work/shared/reference/samples")
+SAMPLES = Path(__file__).resolve().parent / "data"
 SAMPLE_MTP = SAMPLES / "lipscl-l08-sample.mtp"
 SAMPLE_CFG = SAMPLES / "lipscl-sample.cfg"
 SAMPLE_ELEMENTS = ["Li", "P", "S", "Cl"]

@@ -1,4 +1,4 @@
-// MaxVol extrapolation grades of atomic neighbourhoods (shared/reference/mtp-formats.md).
+// MaxVol extrapolation grades of atomic neighbourhoods (docs/mtp-formats.md).
 //
 // The grade of atom i is max_j |(b_i A^-1)_j| where b_i = dV_i/dtheta (all parameters) and
 // A is the n x n active set. b_i is sparse: only the radial block of i's own species, one

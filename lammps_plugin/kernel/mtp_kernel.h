@@ -1,6 +1,6 @@
 // Evaluation of a Moment Tensor Potential on one atomic neighbourhood.
 //
-// The math (shared/reference/mtp-formats.md): radial functions
+// The math (docs/mtp-formats.md): radial functions
 //   f_mu(r) = scaling * sum_xi c[s_i][s_j][mu][xi] T_xi(x(r)) (Rcut - r)^2,
 // basic moments M_b = sum_j f_mu(b)(r_ij) u_x^a u_y^b u_z^c (unit vector u = r_ij / r),
 // products mom[k] += m mom[i] mom[j] from the times list, and the site energy

@@ -1,4 +1,4 @@
-// Parser for MLIP-2 `.mtp` files (format: shared/reference/mtp-formats.md).
+// Parser for MLIP-2 `.mtp` files (format: docs/mtp-formats.md).
 //
 // The file is a header (`MTP`, `version = 1.1.0`) followed by `key = value` lines,
 // the radial coefficient block and brace lists. The parser is strict: an unknown key,

@@ -1,6 +1,6 @@
 """MLIP-2's ``.als`` active-learning state file: potential, active set, selected configurations.
 
-Layout (``shared/reference/mtp-formats.md``), n = number of MTP parameters::
+Layout (``docs/mtp-formats.md``), n = number of MTP parameters::
 
     <the .mtp text>                      (as MTP.to_text writes it, no final newline)
     "\\n^"                                (2 bytes)

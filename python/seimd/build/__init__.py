@@ -8,7 +8,7 @@
     write_interface(atoms, data="model.data", xyz="model.extxyz")
 
 Named models (MODELS): XS (212 atoms), S (1552), M (3816), I (7956), II (31824).
-Lengths in Angstrom; recipe in shared/reference/interface-models.md; the frame and
+Lengths in Angstrom; recipe in docs/interface-models.md; the frame and
 stacking conventions are documented in :mod:`seimd.build.interface`, the file formats
 (types 1..4 = Li, P, S, Cl; anode/electrolyte by id range) in :mod:`seimd.build.output`.
 """

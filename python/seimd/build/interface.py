@@ -1,6 +1,6 @@
 """Li(110) | Li6PS5Cl(110) interface models (models I and II of Chaney et al. 2024).
 
-The recipe is shared/reference/interface-models.md. Lengths in Angstrom.
+The recipe is docs/interface-models.md. Lengths in Angstrom.
 
 Frame (all slabs and the interface cell):
 

@@ -9,7 +9,7 @@ in eV and the linear moment coefficients in eV).
 ``MTP.read`` / ``MTP.from_text`` parse the format; ``MTP.write`` /
 ``MTP.to_text`` write it with the same layout MLIP-2 uses (tab indentation,
 numbers as ``%.15e``), so a file written by MLIP-2 is reproduced byte for byte.
-The math the numbers feed is described in ``shared/reference/mtp-formats.md``
+The math the numbers feed is described in ``docs/mtp-formats.md``
 and implemented in :mod:`seimd.mtp.reference`.
 
 seimd stores the chemical symbols of the species inside ``potential_tag`` as a

@@ -10,7 +10,7 @@ stress in eV/A^3 (ASE Voigt order xx yy zz yz xz xy, positive = tensile),
 virial in eV (MLIP convention ``W_ab = -sum_ij (dV_i/dr_ij)_a (r_ij)_b``,
 which is what a ``.cfg`` file stores as ``PlusStress``).
 
-The math (see ``shared/reference/mtp-formats.md``), for a pair i -> j with
+The math (see ``docs/mtp-formats.md``), for a pair i -> j with
 ``r_ij = x_j - x_i``, ``r = |r_ij|``, ``u = r_ij / r``, kept when r < Rcut:
 
     xi      = (2 r - (Rmin + Rcut)) / (Rcut - Rmin)

@@ -1,7 +1,7 @@
 """Gradients of MTP site energies with respect to the potential's parameters.
 
 These are the rows of MaxVol active learning (the "extrapolation grade", see
-``shared/reference/mtp-formats.md``): for every atom i, the vector
+``docs/mtp-formats.md``): for every atom i, the vector
 ``dV_i / d theta`` with ``theta = [radial | species | moment]`` laid out exactly
 as :attr:`seimd.mtp.model.MTP.parameters` (radial coefficient
 ``c[s1, s2, mu, xi]`` at flat index ``((s1*C + s2)*K + mu)*R + xi``).
