@@ -1,6 +1,7 @@
 """The `seimd` command line.
 
-    seimd info POTENTIAL.mtp             what a potential file holds
+    seimd info POTENTIAL.mtp [...]       what potential files hold
+    seimd data                           where the shipped potentials and inputs are
     seimd basis LEVEL -o untrained.mtp   write the untrained MTP basis of a level (02..28)
     seimd evaluate POTENTIAL.mtp DATA.cfg   energy/force/stress errors against labelled data
     seimd select POTENTIAL.mtp CANDIDATES.cfg (--als STATE.als | --training TRAIN.cfg) -o NEW.als
@@ -9,7 +10,10 @@
     seimd train / seimd learn            training, in-situ active learning (--help)
     seimd relaunch -- -in inputs/sei.in ...   lmp, continued after a crash with half the dt
 
-Units: eV, Angstrom, eV/Angstrom; stresses in GPa in printed reports.
+Units: eV, Angstrom, eV/Angstrom; stresses in GPa in printed reports. `.cfg` files may be
+gzip-compressed (`.cfg.gz`) wherever one is read. A user error (missing or malformed file,
+bad option, unknown model) prints one line `seimd COMMAND: error: ...` and exits with code 2;
+`seimd --debug COMMAND ...` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -24,10 +28,18 @@ EV_PER_A3_IN_GPA = 160.21766208
 
 
 def _info(args: argparse.Namespace) -> int:
+    for n, path in enumerate(args.potential):
+        if n:
+            print()
+        _info_one(path)
+    return 0
+
+
+def _info_one(path: str) -> None:
     from .mtp.model import MTP
 
-    mtp = MTP.read(args.potential)
-    print(f"file            {args.potential}")
+    mtp = MTP.read(path)
+    print(f"file            {path}")
     print(f"name            {mtp.potential_name or '-'}")
     print(f"trained         {'yes' if mtp.is_trained else 'no (untrained template)'}")
     print(f"species         {mtp.species_count}"
@@ -39,7 +51,6 @@ def _info(args: argparse.Namespace) -> int:
           f"{mtp.alpha_index_times_count} products)")
     print(f"basis functions {mtp.alpha_scalar_moments}")
     print(f"parameters      {mtp.n_parameters}")
-    return 0
 
 
 def _basis(args: argparse.Namespace) -> int:
@@ -66,7 +77,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     calc = MTPCalculator(args.potential, threads=args.threads)
     de, df, ds = [], [], []
-    for cfg in read_cfg(args.data):
+    configs = [cfg for path in args.data for cfg in read_cfg(path)]
+    for cfg in configs:
         atoms = to_atoms(cfg)
         labels = atoms.calc
         atoms.calc = calc
@@ -76,7 +88,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             df.append((atoms.get_forces() - labels.results["forces"]).ravel())
         if cfg.plus_stress is not None and "stress" in labels.results:
             ds.append((atoms.get_stress() - labels.results["stress"]) * EV_PER_A3_IN_GPA)
-    print(f"{args.data}: {len(read_cfg(args.data))} configurations")
+    print(f"{', '.join(args.data)}: {len(configs)} configurations")
     if de:
         print(f"energy RMSE {1000 * np.sqrt(np.mean(np.square(de))):.3f} meV/atom")
     if df:
@@ -119,18 +131,42 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data(args: argparse.Namespace) -> int:
+    from .data import data_dir
+
+    print(data_dir())
+    return 0
+
+
+class UserError(Exception):
+    """A mistake of the user's: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):            # one line, not usage + error
+        raise UserError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="seimd",
         description="SEI growth with Moment Tensor Potentials: potential files, bases, checks.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="LAMMPS runs use `lmp -in FILE` with `pair_style mtp` (see README.md).",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("info", help="summarise an .mtp potential file")
-    p.add_argument("potential", help="MLIP-2 .mtp file")
+    p = sub.add_parser("info", help="summarise .mtp potential files")
+    p.add_argument("potential", nargs="+", help="MLIP-2 .mtp file(s)")
     p.set_defaults(func=_info)
+
+    p = sub.add_parser("data", help="print the folder of the shipped potentials/ and inputs/",
+                       description="Print the folder that holds the potentials (*.mtp, *.als) "
+                       "and inputs (sei.in, ...) installed with seimd, e.g. "
+                       'cp "$(seimd data)/inputs/sei.in" .')
+    p.set_defaults(func=_data)
 
     p = sub.add_parser("basis", help="write the untrained MTP basis of a level")
     p.add_argument("level", type=int, help="MTP level, 2..28 (the paper uses 8)")
@@ -143,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="errors of a potential on labelled .cfg data")
     p.add_argument("potential", help="trained .mtp file")
-    p.add_argument("data", help="labelled MLIP-2 .cfg file")
+    p.add_argument("data", nargs="+", help="labelled MLIP-2 .cfg file(s) (.cfg.gz too)")
     p.add_argument("--threads", type=int, default=0, help="OpenMP threads (0: all)")
     p.set_defaults(func=_evaluate)
 
@@ -214,9 +250,82 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+USER_ERRORS = (UserError, OSError, ValueError, KeyError, EOFError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv[:_command_index(argv)]       # seimd --debug COMMAND ...
+    command = next((a for a in argv if not a.startswith("-")), "")
+    try:
+        args = build_parser().parse_args(argv)
+        with _uncompressed_for_train(args):
+            return args.func(args)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):       # raise SystemExit("message"): a user error
+            return _report(command, exc.code)
+        raise
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        return _report(command, _message(exc))
+
+
+def _command_index(argv: list[str]) -> int:
+    return next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, KeyError) and exc.args:
+        text = str(exc.args[0])
+    elif isinstance(exc, OSError) and exc.filename and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())          # one line
+
+
+def _report(command: str, message: str) -> int:
+    prefix = f"seimd {command}" if command else "seimd"
+    if message.startswith(prefix + ": "):
+        message = message[len(prefix) + 2:]
+    print(f"{prefix}: error: {message}", file=sys.stderr)
+    return 2
+
+
+class _uncompressed_for_train:
+    """`seimd train` reads its data files by suffix: hand it `.cfg.gz` files as plain
+    `.cfg` copies in a temporary folder (removed afterwards)."""
+
+    def __init__(self, args):
+        self.args, self.tmp = args, None
+
+    def __enter__(self):
+        data = getattr(self.args, "data", None)
+        if getattr(self.args, "command", None) != "train" or not isinstance(data, list):
+            return self
+        if not any(str(d).lower().endswith(".cfg.gz") for d in data):
+            return self
+        import gzip
+        import shutil
+        import tempfile
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="seimd-train-")
+        out = []
+        for k, d in enumerate(data):
+            if str(d).lower().endswith(".cfg.gz"):
+                plain = Path(self.tmp.name) / f"{k:03d}-{Path(d).name[:-3]}"
+                with gzip.open(d, "rb") as src, open(plain, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                out.append(str(plain))
+            else:
+                out.append(d)
+        self.args.data = out
+        return self
+
+    def __exit__(self, *exc):
+        if self.tmp is not None:
+            self.tmp.cleanup()
 
 
 if __name__ == "__main__":

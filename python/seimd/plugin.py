@@ -21,6 +21,9 @@ def plugin_directory() -> str:
     SEIMD_PYTHON and SEIMD_LIBPYTHON (an existing setting is kept).
     """
     export_python_for_embedding()
+    from .data import export_data_dir
+
+    export_data_dir()       # SEIMD_DATA: where sei.in finds the shipped potentials
     return str(Path(__file__).resolve().parent / "lammps_plugins")
 
 

@@ -11,15 +11,24 @@ that case from outside:
     seimd relaunch [--ranks N | --launcher "srun -n 64"] [--max-relaunches 3] -- \\
         -in inputs/sei.in -var data model_I.data -var temperature 400 ...
 
-1. runs the command (``[launcher] lmp ARGS``), its output going straight through;
+1. runs the command (``[launcher] lmp ARGS``), its output going straight through (and
+   kept, to tell an instability from an input error);
 2. exit code 0: done. 2 (sei.in refused its input) and 3 (the guard gave up after its
    own halvings): passed on, nothing to relaunch;
-3. any other exit (a crash): reads PREFIX.log (``-var prefix``, default ``sei``) for the
+3. a LAMMPS ``ERROR`` that is not an instability (a missing file, a bad species, an
+   unknown command: anything but the messages in ``INSTABILITY``) is an input error:
+   passed on as exit code 2, no relaunch;
+4. any other exit (an instability message, or a crash without one: MPI abort, signal):
+   reads PREFIX.log (``-var prefix``, default ``sei``) for the
    last restart that passed the guard and the timestep in force, and runs again with
    ``-var restart LAST -var dt HALF`` (replacing any earlier ``restart``/``dt``). sei.in
    continues such a run in place: the log, dumps and H5MD file are appended to, rows
    after the restart step replaced;
-4. at most ``--max-relaunches`` times (default 3), then exits with code 4.
+5. at most ``--max-relaunches`` times (default 3), then exits with code 4.
+
+sei.in never overwrites an earlier run's PREFIX.log on a fresh start (it stops with exit
+code 2 unless ``-var overwrite yes``), and continuations append to it, so a relaunch never
+loses the log it continues from.
 
 The halved timestep is written into the following restart files, so it stays in force.
 Units: the timestep in ps (LAMMPS metal units).
@@ -28,10 +37,12 @@ Units: the timestep in ps (LAMMPS metal units).
 from __future__ import annotations
 
 import argparse
+import collections
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +51,27 @@ EXIT_BAD_INPUT = 2
 EXIT_GUARD_GAVE_UP = 3
 EXIT_RELAUNCHES_EXHAUSTED = 4
 EXIT_NO_RESTART = 5
+
+# LAMMPS messages of a simulation that blew up (relaunch with half the timestep); any other
+# ERROR is a mistake in the input
+INSTABILITY = re.compile(
+    r"Non-numeric|simulation unstable|Out of range atoms|Lost atoms|Domain too large|"
+    r"Too many neighbor|[Nn]eighbor list overflow|Too many atoms|Atom count|neighbor bins|"
+    r"\bnan\b|\bNaN\b|\binf\b|\bInf\b|[Ii]nvalid.*box|box.*too (far|large|small)")
+_ERROR = re.compile(r"^\s*ERROR(?: on proc \d+)?:\s*(.*)$")
+
+
+def classify(lines) -> tuple[str, str | None]:
+    """("input", message) for a LAMMPS ERROR that is not an instability, ("unstable",
+    message) for an instability message, ("crash", None) without any ERROR line."""
+    errors = [m.group(1).strip() for line in lines if (m := _ERROR.match(line))]
+    if not errors:
+        return "crash", None
+    for message in errors:
+        if INSTABILITY.search(message):
+            return "unstable", message
+    return "input", errors[-1]
+
 
 _RESTART = re.compile(r"^SEI: step (\d+) time (\S+) ps: restart (\S+)\s*$")
 _SETUP = re.compile(r"^SEI: setup from (\S+) at step (\d+), time (\S+) ps, timestep (\S+) ps")
@@ -103,7 +135,7 @@ def relaunch(lmp_args: list[str], launcher: list[str], lmp: str = "lmp",
     for attempt in range(max_relaunches + 1):
         cmd = launcher + [lmp] + args
         print(f"seimd relaunch: {shlex.join(cmd)}", flush=True)
-        rc = subprocess.run(cmd, cwd=workdir).returncode
+        rc, tail = _run_teed(cmd, workdir)
         if rc == 0:
             return 0
         if rc in (EXIT_BAD_INPUT, EXIT_GUARD_GAVE_UP):
@@ -111,6 +143,11 @@ def relaunch(lmp_args: list[str], launcher: list[str], lmp: str = "lmp",
                   f"{'bad input' if rc == EXIT_BAD_INPUT else 'the guard gave up'}); "
                   "not relaunching", flush=True)
             return rc
+        kind, message = classify(tail)
+        if kind == "input":
+            print(f"seimd relaunch: lmp stopped on an input error, not an instability "
+                  f"({message}); not relaunching", flush=True)
+            return EXIT_BAD_INPUT
         state = read_state(log)
         if state.restart is None or state.timestep_ps is None:
             print(f"seimd relaunch: lmp exited with code {rc} and {log} names no restart "
@@ -127,6 +164,23 @@ def relaunch(lmp_args: list[str], launcher: list[str], lmp: str = "lmp",
         args = _without(args, {"restart", "dt"}) + ["-var", "restart", state.restart,
                                                     "-var", "dt", f"{dt:.10g}"]
     return EXIT_RELAUNCHES_EXHAUSTED       # not reached
+
+
+def _run_teed(cmd: list[str], workdir: Path) -> tuple[int, list[str]]:
+    """Runs `cmd`, copying its output (stdout and stderr) to ours line by line; returns the
+    exit code and the last lines of output."""
+    tail: collections.deque[str] = collections.deque(maxlen=500)
+    try:
+        proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
+    except OSError as exc:
+        raise SystemExit(f"seimd relaunch: cannot run {cmd[0]}: {exc.strerror or exc}") from None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        tail.append(line.rstrip("\n"))
+    sys.stdout.flush()
+    return proc.wait(), list(tail)
 
 
 def _run(ns: argparse.Namespace) -> int:

@@ -252,6 +252,12 @@ def named_model(name: str, lateral: tuple[int, int] | None = None, lpsc_blocks: 
     if key not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
     spec = MODELS[key]
+    for what, value in (("lpsc_blocks", lpsc_blocks), ("li_layers", li_layers)):
+        if value is not None and int(value) < 1:
+            raise ValueError(f"{what} must be at least 1, got {value}")
+    if lateral is not None and min(lateral) < 1:
+        raise ValueError(f"lateral repeats must be at least 1, got {tuple(lateral)}")
     return build_interface(lateral=tuple(lateral) if lateral else spec.lateral,
-                           lpsc_blocks=lpsc_blocks or spec.lpsc_blocks,
-                           li_layers=li_layers or spec.li_layers, name=key, **kwargs)
+                           lpsc_blocks=spec.lpsc_blocks if lpsc_blocks is None else lpsc_blocks,
+                           li_layers=spec.li_layers if li_layers is None else li_layers,
+                           name=key, **kwargs)

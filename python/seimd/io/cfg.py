@@ -175,7 +175,8 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
 
 
 def read_cfg(path_or_text: str | os.PathLike[str]) -> list[Configuration]:
-    """All configurations of a ``.cfg`` file, or of ``.cfg`` text.
+    """All configurations of a ``.cfg`` file (gzip-compressed when the name ends in
+    ``.gz``, e.g. ``train.cfg.gz``), or of ``.cfg`` text.
 
     A ``str`` containing a newline or ``BEGIN_CFG`` is taken as the text itself,
     anything else as a path. LF and CRLF line endings are accepted.
@@ -184,10 +185,16 @@ def read_cfg(path_or_text: str | os.PathLike[str]) -> list[Configuration]:
         return _CfgParser(path_or_text, "<string>").parse()
     path = Path(path_or_text)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.name.lower().endswith(".gz"):
+            import gzip
+
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                text = f.read()
+        else:
+            text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CFGFormatError("file not found", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise CFGFormatError(f"cannot read file: {exc}", source=str(path)) from None
     return _CfgParser(text, str(path)).parse()
 

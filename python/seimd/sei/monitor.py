@@ -15,8 +15,11 @@ lengths in A):
 
     h5=FILE            H5MD output (default sei.h5; "none" = no file), appended across
                        restarts: rows from the restart step on are replaced
+    h5_prefix=PREFIX   with h5=none: write PREFIX.h5 instead of no file (sei.in's default)
     types=Li,P,S,Cl    element of each LAMMPS atom type, in type order; or, as in pair_coeff,
-                       the elements as plain words after the key=value arguments
+                       the elements as plain words after the key=value arguments; species
+                       indices (0 1 2 3) take the potential's declared elements
+                       (potential=FILE) or, without them, the element of each type's mass
     ps_cutoff=3.0      P-S bond criterion
     ptm_rmsd=0.15      RMSD cutoff of the fcc template match of the anion sublattice
     fcc_matcher=template  or ovito-ptm: OVITO's polyhedral template matching
@@ -42,8 +45,14 @@ from .observables import (SEICounts, SEIParams, analyse_points, fractions, map_t
 
 VALUE_NAMES = ("time_ps", "reduced_pct", "crystalline_pct", "amorphous_pct", "crystallinity_pct",
                "n_PS0", "n_PS1", "n_PS2", "n_PS3", "n_PS4")
-MONITOR_KEYS = {"h5", "types", "ps_cutoff", "ptm_rmsd", "fcc_max_distance", "ptm_max_distance",
+MONITOR_KEYS = {"h5", "h5_prefix", "types", "ps_cutoff", "ptm_rmsd", "fcc_max_distance", "ptm_max_distance",
                 "context_radius", "li_anion_cutoff", "fcc_matcher", "z", "labels", "log"}
+
+
+PERCENT = ("%", (), np.float64)
+OBSERVABLES = {"reduced": PERCENT, "crystalline": PERCENT, "amorphous": PERCENT,
+               "crystallinity": PERCENT, "n_PS": (None, (5,), np.int64),
+               "n_crystalline_anions": (None, (), np.int64), "z": (None, (), np.int64)}
 
 
 def _flag(text: str, key: str) -> bool:
@@ -85,7 +94,10 @@ class Monitor:
         self.params = _parameters(kw)
         if "types" in kw and ctx.args:
             raise ValueError(f"SEI monitor: elements given twice (types= and {ctx.args})")
-        self.type_text = kw.get("types") or ",".join(ctx.args) or "Li,P,S,Cl"
+        words = (kw.get("types") or "").replace(",", " ").split() or list(ctx.args)
+        if words and not all(w.isalpha() for w in words):
+            words = self._elements_of_types(ctx, words)
+        self.type_text = ",".join(words) or "Li,P,S,Cl"
         self.types = _type_lookup(self.type_text)
         self.labels = _flag(kw.get("labels", "no"), "labels")
         self.log = _flag(kw.get("log", "yes"), "log")
@@ -93,6 +105,8 @@ class Monitor:
         if self.z is not None and self.z <= 0:
             raise ValueError(f"SEI monitor: z={self.z} must be a positive number of formula units")
         self.h5_path = kw.get("h5", "sei.h5")
+        if self.h5_path.lower() == "none" and kw.get("h5_prefix"):
+            self.h5_path = kw["h5_prefix"] + ".h5"
         self.run_parameters = {k: v for k, v in kw.items() if k not in MONITOR_KEYS}
         self.peratom = self.labels
         self.ghost_cutoff = required_radius(self.params, labels=self.labels)
@@ -101,6 +115,25 @@ class Monitor:
         self.calls = 0
         self.seconds = 0.0          # analyses after the first
         self.first_seconds = 0.0
+
+    @staticmethod
+    def _elements_of_types(ctx, words):
+        """Species indices of pair_coeff -> elements (the potential's names, else masses)."""
+        from .preflight import type_elements
+
+        potential_elements = None
+        if ctx.kwargs.get("potential"):
+            from ..mtp.model import MTP
+
+            try:
+                potential_elements = MTP.read(ctx.kwargs["potential"]).elements
+            except (OSError, ValueError):
+                potential_elements = None
+        masses = np.asarray(ctx.lmp.numpy.extract_atom("mass"), dtype=float)
+        try:
+            return type_elements(words, masses, potential_elements)
+        except ValueError as exc:
+            raise ValueError(f"SEI monitor: {exc}") from None
 
     # ---- the analysis of one step
     def __call__(self, ctx):
@@ -165,10 +198,7 @@ class Monitor:
     def _open_writer(self, ctx):
         from .h5md import H5MDObservables
 
-        percent = ("%", (), np.float64)
-        observables = {"reduced": percent, "crystalline": percent, "amorphous": percent,
-                       "crystallinity": percent, "n_PS": (None, (5,), np.int64),
-                       "n_crystalline_anions": (None, (), np.int64), "z": (None, (), np.int64)}
+        observables = OBSERVABLES
         p = self.params
         parameters = {"ps_cutoff_A": p.ps_cutoff, "fcc_rmsd_cutoff": p.fcc_rmsd_cutoff,
                       "fcc_matcher": p.fcc_matcher,
