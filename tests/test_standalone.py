@@ -44,3 +44,17 @@ def test_test_data_is_in_the_repository():
     assert conftest.SAMPLE_MTP.is_file() and conftest.SAMPLE_CFG.is_file()
     assert REPO in conftest.SAMPLE_MTP.resolve().parents
     assert "shared" not in Path(conftest.__file__).read_text()
+
+
+def test_every_sei_example_states_its_length_and_speed():
+    """Each `sei.in` command in README.md and inputs/README.md has the expected ns/day (and so
+    how long it runs) within a few lines of it."""
+    missing = []
+    for rel in ("README.md", "inputs/README.md"):
+        lines = (REPO / rel).read_text().splitlines()
+        for i, line in enumerate(lines):
+            if re.search(r"-in \S*sei\.in -var", line):
+                window = " ".join(lines[max(0, i - 4): i + 9])
+                if "ns/day" not in window:
+                    missing.append(f"{rel}:{i + 1}: {line.strip()[:80]}")
+    assert not missing, missing
