@@ -35,3 +35,105 @@ def lpsc_ordered(a: float = A_LPSC, repeat: tuple[int, int, int] = (1, 1, 1)) ->
     if len(cell) != 52:
         raise RuntimeError(f"ordered LPSC cell has {len(cell)} atoms, expected 52")
     return cell.repeat(repeat)
+
+
+# ------------------------------------------------------------------ the reduction products
+# Experimental / PBE-like lattice constants (A) of the products of
+# Li6PS5Cl + 8 Li -> 5 Li2S + Li3P + LiCl. Every builder below is checked against its space
+# group and neighbour shells in tests/test_structures.py (seimd.crystal_check), so that a
+# wrong structure cannot enter training data again: `bulk("Li2S", "fluorite")` puts Li on
+# the fcc sites and S on one tetrahedral set, a different (and ~0.2 eV/atom higher) crystal.
+A_LI2S = 5.70              # antifluorite, Fm-3m (225)
+A_LICL = 5.14              # rocksalt, Fm-3m (225)
+A_LI3P, C_LI3P = 4.27, 7.59  # Na3As type, P6_3/mmc (194)
+Z_LI3P_4F = 0.583          # Li 4f (1/3, 2/3, z)
+
+# Fractional positions in the conventional cubic cell of the antifluorite: anions on the fcc
+# sites, Li in all eight tetrahedral holes, octahedral holes empty (one per anion).
+FCC_SITES = ((0.0, 0.0, 0.0), (0.5, 0.5, 0.0), (0.5, 0.0, 0.5), (0.0, 0.5, 0.5))
+TETRA_SITES = tuple((x, y, z) for x in (0.25, 0.75) for y in (0.25, 0.75) for z in (0.25, 0.75))
+OCTA_SITES = ((0.5, 0.5, 0.5), (0.5, 0.0, 0.0), (0.0, 0.5, 0.0), (0.0, 0.0, 0.5))
+
+
+def li2s_antifluorite(a: float = A_LI2S, repeat: tuple[int, int, int] = (1, 1, 1)) -> Atoms:
+    """Antifluorite Li2S (S on fcc, Li in every tetrahedral hole; 12 atoms per cubic cell)."""
+    cell = crystal(["S", "Li"], basis=[FCC_SITES[0], TETRA_SITES[0]], spacegroup=225,
+                   cellpar=[a, a, a, 90, 90, 90])
+    if len(cell) != 12:
+        raise RuntimeError(f"antifluorite Li2S cell has {len(cell)} atoms, expected 12")
+    return cell.repeat(repeat)
+
+
+def licl_rocksalt(a: float = A_LICL, repeat: tuple[int, int, int] = (1, 1, 1)) -> Atoms:
+    """Rocksalt LiCl (8 atoms per cubic cell)."""
+    return bulk("LiCl", "rocksalt", a=a, cubic=True).repeat(repeat)
+
+
+def li3p_hexagonal(a: float = A_LI3P, c: float = C_LI3P, z: float = Z_LI3P_4F,
+                   repeat: tuple[int, int, int] = (1, 1, 1)) -> Atoms:
+    """Li3P in its stable Na3As structure, P6_3/mmc (194): P 2c, Li 2b and 4f (8 atoms)."""
+    cell = crystal(["P", "Li", "Li"], basis=[(1 / 3, 2 / 3, 0.25), (0.0, 0.0, 0.25), (1 / 3, 2 / 3, z)],
+                   spacegroup=194, cellpar=[a, a, c, 90, 90, 120])
+    if len(cell) != 8:
+        raise RuntimeError(f"Li3P cell has {len(cell)} atoms, expected 8")
+    return cell.repeat(repeat)
+
+
+def antifluorite_supercell(n_anions: int, a: float = A_LI2S) -> Atoms:
+    """The most cubic supercell of the primitive antifluorite with `n_anions` anion sites.
+
+    All anions are S and all tetrahedral holes Li (Li2S); :func:`antifluorite_solution`
+    decorates it. Any n works (7 gives one 5Li2S.Li3P.LiCl formula unit), which a stack
+    of cubic cells (4 anions each) cannot do.
+    """
+    import numpy as np
+    from ase.build import find_optimal_cell_shape, make_supercell
+    prim = bulk("SLi2", "fluorite", a=a)          # S (0,0,0), Li at +-(1/4,1/4,1/4)
+    if n_anions == 1:
+        return prim
+    if n_anions % 4 == 0 and round((n_anions // 4) ** (1 / 3)) ** 3 == n_anions // 4:
+        m = round((n_anions // 4) ** (1 / 3))    # a cube of cubic cells
+        return li2s_antifluorite(a, (m, m, m))
+    shape = find_optimal_cell_shape(prim.cell, n_anions, "sc")
+    sc = make_supercell(prim, shape)
+    if round(abs(np.linalg.det(shape))) != n_anions:
+        raise RuntimeError(f"supercell of {n_anions} anions not found")
+    return sc
+
+
+def antifluorite_solution(n_anions: int = 28, n_p: int | None = None, n_cl: int | None = None,
+                          a: float = A_LI2S, seed: int = 0, extra_li: int = 0,
+                          extra_site: str = "octahedral") -> Atoms:
+    """Antifluorite solid solution Li2S(1-x-y) P_x Cl_y on `n_anions` anion sites.
+
+    The S sublattice is shared by S, P and Cl at random (seeded); 2 Li per anion fill all
+    tetrahedral holes, which is exactly neutral when n_p = n_cl (P3- gives one Li more
+    than S2-, Cl- one less): Li2S (n_p = 0) to 5Li2S.Li3P.LiCl (n_p = n_cl = n/7, the
+    default). `extra_li` Li go into that many random octahedral holes (overlithiated).
+    """
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    if n_p is None:
+        n_p = n_anions // 7
+    if n_cl is None:
+        n_cl = n_p
+    if n_p < 0 or n_cl < 0 or n_p + n_cl > n_anions:
+        raise ValueError(f"cannot put {n_p} P and {n_cl} Cl on {n_anions} anion sites")
+    atoms = antifluorite_supercell(n_anions, a)
+    anion = np.flatnonzero(atoms.numbers == 16)
+    pick = rng.permutation(anion)
+    numbers = atoms.numbers.copy()
+    numbers[pick[:n_p]] = 15
+    numbers[pick[n_p:n_p + n_cl]] = 17
+    atoms.numbers = numbers
+    if extra_li:
+        if extra_site != "octahedral":
+            raise ValueError(f"extra_site must be 'octahedral', got {extra_site!r}")
+        # Octahedral hole of each anion: the anion's position + (a/2, 0, 0).
+        holes = atoms.positions[anion] + np.array([a / 2, 0.0, 0.0])
+        if extra_li > len(holes):
+            raise ValueError(f"{extra_li} extra Li but only {len(holes)} octahedral holes")
+        chosen = holes[rng.choice(len(holes), extra_li, replace=False)]
+        atoms += Atoms(["Li"] * extra_li, positions=chosen)
+        atoms.wrap()
+    return atoms
