@@ -146,8 +146,14 @@ def quench(atoms, rng, tag, n_frames=5, fixed=None):
     a = atoms.copy()
     if fixed is not None:
         a.set_constraint(FixAtoms(indices=fixed))
-    glass, snaps = common.melt_quench(a, common.teacher(EXPLORER), rng, t_melt=2000.0,
-                                      melt_fs=4000, quench_fs=10000, frames_every=1000)
+    for attempt in range(6):        # the explorer can collapse a pair: again, cooler
+        glass, snaps = common.melt_quench(a, common.teacher(EXPLORER), rng, t_melt=2000.0 - 100 * attempt,
+                                          melt_fs=4000, quench_fs=10000, frames_every=1000)
+        if common.min_pair(glass) >= common.MIN_PAIR:
+            break
+        print(f"  {tag}: explorer collapsed a pair ({common.min_pair(glass):.2f} A), retrying", flush=True)
+    else:
+        raise RuntimeError(f"{tag}: the MTP explorer collapsed a pair in every melt-quench")
     glass.set_constraint()
     picks = [snaps[i] for i in np.linspace(3, len(snaps) - 1, n_frames).astype(int)]
     frames = []
@@ -291,6 +297,33 @@ def write_task(name, frames):
     return len(frames)
 
 
+OLD = HERE.parent / "make_lipscl_l08"
+
+
+def merge():
+    """train-sei.cfg: this pipeline's data + the reduction data of make_lipscl_l08, less its
+    16 Li2S configurations, which are not antifluorite (see tests/test_structures.py)."""
+    from seimd.io.cfg import read_cfg, write_cfg
+    confs, counts = [], {}
+    for p in sorted(DATA.glob("*.cfg.gz")):
+        part = list(read_cfg(gzip.open(p, "rt").read()))
+        counts[p.name.split(".")[0]] = len(part)
+        confs += part
+    old = sorted(OLD.glob("part-*.cfg.gz")) + sorted(OLD.glob("learn-*.cfg.gz"))
+    dropped = 0
+    for p in old:
+        for c in read_cfg(gzip.open(p, "rt").read()):
+            if set(np.unique(c.types).tolist()) == {0, 2}:      # pure Li-S: the wrong Li2S
+                dropped += 1
+                continue
+            confs.append(c)
+            counts["reduction (make_lipscl_l08)"] = counts.get("reduction (make_lipscl_l08)", 0) + 1
+    write_cfg(HERE / "train-sei.cfg", confs, full_precision=True)
+    for k, v in counts.items():
+        print(f"  {k}: {v}")
+    print(f"train-sei.cfg: {len(confs)} configurations ({dropped} wrong Li2S dropped)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--list", action="store_true")
@@ -305,12 +338,7 @@ def main():
             print(f"{'done' if (DATA / f'{name}.cfg.gz').exists() else '    '}  {name}")
         return
     if args.merge:
-        from seimd.io.cfg import read_cfg, write_cfg
-        confs = []
-        for p in sorted(DATA.glob("*.cfg.gz")):
-            confs += list(read_cfg(gzip.open(p, "rt").read()))
-        write_cfg(HERE / "train-sei.cfg", confs, full_precision=True)
-        print(f"train-sei.cfg: {len(confs)} configurations")
+        merge()
         return
     common.teacher("7net0", args.threads)
     k0, m = map(int, args.stride.split("/"))
@@ -322,7 +350,11 @@ def main():
     for i, name in enumerate(todo):
         t0 = time.time()
         rng = np.random.default_rng(sum(map(ord, name)))           # seeded by the task name
-        n = write_task(name, all_tasks[name](rng))
+        try:
+            n = write_task(name, all_tasks[name](rng))
+        except RuntimeError as err:            # a failed task does not stop the others
+            print(f"[{i + 1}/{len(todo)}] {name}: FAILED: {err}", flush=True)
+            continue
         el = time.time() - t_all
         print(f"[{i + 1}/{len(todo)}] {name}: {n} configurations, {time.time() - t0:.0f} s "
               f"(ETA {el / (i + 1) * (len(todo) - i - 1) / 60:.0f} min)", flush=True)

@@ -1,7 +1,7 @@
 """Bulk crystal structures used across seimd (tests, benchmarks, the interface builder).
 
 Lengths in Angstrom. The Li6PS5Cl setting is the ordered F-43m cell of
-shared/reference/interface-models.md (all Li on 24g), lattice constant 10.28 A (PBE-like).
+docs/interface-models.md (all Li on 24g), lattice constant 10.28 A (PBE-like).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Every kind is an ASE calculator underneath:
               install ``torch==2.13.0`` first). settings: ``model`` (default "7net-0"),
               ``device`` ("cpu").
 ``gpaw``      PBE in plane waves with GPAW (PyPI ``gpaw`` + ``gpaw-data``). Defaults from
-              shared/reference/oracles.md, measured for Li metal + Li6PS5Cl cells: ``ecut``
+              docs/oracles.md, measured for Li metal + Li6PS5Cl cells: ``ecut``
               400 eV, Fermi-Dirac ``smearing`` 0.05 eV (metallic Li; also harmless for the
               gapped sulfide), ``kpts`` [1, 1, 1] (Gamma; use cells of >= ~10 A), ``xc``
               "PBE", ``maxiter`` 300 SCF iterations, ``mixer`` {beta, nmaxold, weight}
@@ -146,7 +146,7 @@ _SEVENNET_CACHE: dict[tuple, Calculator] = {}
 
 
 class SevenNetOracle(Oracle):
-    """SevenNet-0 (offline weights in the ``sevenn`` wheel; see shared/reference/oracles.md)."""
+    """SevenNet-0 (offline weights in the ``sevenn`` wheel; see docs/oracles.md)."""
 
     name = "sevennet"
 

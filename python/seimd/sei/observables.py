@@ -1,6 +1,6 @@
 """SEI observables: reduced, crystalline and amorphous fractions of Li6PS5Cl, phase labels.
 
-Definitions: shared/reference/sei-observables.md (Chaney et al. 2024, appendix). Lengths
+Definitions: docs/sei-observables.md (Chaney et al. 2024, appendix). Lengths
 in Angstrom. LAMMPS atom types of seimd: 1 Li, 2 P, 3 S, 4 Cl (:data:`TYPES`).
 
 Reduced fraction (P-S coordination, ``ps_cutoff`` = 3.0 A)::
