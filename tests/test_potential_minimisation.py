@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lammps_runs import input_lines
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO / "potentials").glob("*.mtp"))
@@ -35,19 +36,8 @@ def minimise(data: Path, potential: Path, steps: int) -> tuple[float, float, flo
     from seimd.lmp import open_lammps
     lmp = open_lammps()
     try:
-        lmp.commands_string(f"""
-units metal
-atom_style atomic
-atom_modify map array
-boundary p p p
-read_data {data}
-pair_style mtp {potential}
-pair_coeff * * Li P S Cl
-neighbor 1.0 bin
-thermo_style custom step pe
-run 0
-variable e0 equal pe/atoms
-""")
+        lmp.commands_string(input_lines(data, potential, ["Li", "P", "S", "Cl"])
+                            + "run 0\nvariable e0 equal pe/atoms\n")
         e0 = lmp.extract_variable("e0")
         lmp.commands_string(f"min_style cg\nminimize 0 1e-3 {steps} {10 * steps}\n"
                             "compute pair all pair/local dist\n"
