@@ -259,8 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), "")
     try:
         args = build_parser().parse_args(argv)
-        with _uncompressed_for_train(args):
-            return args.func(args)
+        return args.func(args)
     except SystemExit as exc:
         if isinstance(exc.code, str):       # raise SystemExit("message"): a user error
             return _report(command, exc.code)
@@ -291,41 +290,6 @@ def _report(command: str, message: str) -> int:
         message = message[len(prefix) + 2:]
     print(f"{prefix}: error: {message}", file=sys.stderr)
     return 2
-
-
-class _uncompressed_for_train:
-    """`seimd train` reads its data files by suffix: hand it `.cfg.gz` files as plain
-    `.cfg` copies in a temporary folder (removed afterwards)."""
-
-    def __init__(self, args):
-        self.args, self.tmp = args, None
-
-    def __enter__(self):
-        data = getattr(self.args, "data", None)
-        if getattr(self.args, "command", None) != "train" or not isinstance(data, list):
-            return self
-        if not any(str(d).lower().endswith(".cfg.gz") for d in data):
-            return self
-        import gzip
-        import shutil
-        import tempfile
-
-        self.tmp = tempfile.TemporaryDirectory(prefix="seimd-train-")
-        out = []
-        for k, d in enumerate(data):
-            if str(d).lower().endswith(".cfg.gz"):
-                plain = Path(self.tmp.name) / f"{k:03d}-{Path(d).name[:-3]}"
-                with gzip.open(d, "rb") as src, open(plain, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                out.append(str(plain))
-            else:
-                out.append(d)
-        self.args.data = out
-        return self
-
-    def __exit__(self, *exc):
-        if self.tmp is not None:
-            self.tmp.cleanup()
 
 
 if __name__ == "__main__":

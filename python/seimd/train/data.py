@@ -227,15 +227,15 @@ def load_training_set(
 ) -> list[TrainingConfiguration]:
     """All configurations of one or more ``.cfg`` / extended-XYZ files, in order.
 
-    Files ending in ``.cfg`` are read with :func:`seimd.io.cfg.read_cfg`; anything
-    else with ``ase.io.read(path, index=':')``.
+    Files ending in ``.cfg`` or ``.cfg.gz`` are read with :func:`seimd.io.cfg.read_cfg`
+    (which decompresses); anything else with ``ase.io.read(path, index=':')``.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     out: list[TrainingConfiguration] = []
     for path in paths:
         p = Path(path)
-        if p.suffix.lower() == ".cfg":
+        if p.name.lower().endswith((".cfg", ".cfg.gz")):
             configs = read_cfg(p)
             out.extend(to_training_set(configs, source=str(p), species_count=species_count))
         else:
