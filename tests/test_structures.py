@@ -91,12 +91,12 @@ def test_overlithiated_li_sits_in_octahedral_holes():
     a = 5.70
     atoms = st.antifluorite_solution(28, seed=0, extra_li=3)
     assert atoms.get_chemical_symbols().count("Li") == 56 + 3
-    extra = atoms[len(atoms) - 3:]
-    full = atoms.copy()
-    # each extra Li: 6 anions at a/2 (octahedral hole), 8 tetrahedral Li at a sqrt(3)/4
-    counts, d = shell(full, "Li", ("S", "P", "Cl"))
+    # each extra Li (the last three atoms): 6 anions at a/2, an octahedral hole; the
+    # tetrahedral Li keep their 4 anions at a sqrt(3)/4
+    counts, d = shell(atoms, "Li", ("S", "P", "Cl"))
     assert np.sum(np.isclose(d, a / 2)) == 3 and np.all(counts[np.isclose(d, a / 2)] == 6)
-    assert len(extra) == 3
+    assert np.allclose(d[-3:], a / 2)
+    assert np.allclose(d[:-3], a * np.sqrt(3) / 4) and np.all(counts[:-3] == 4)
 
 
 def test_bad_solid_solution_input():

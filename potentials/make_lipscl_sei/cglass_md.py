@@ -17,22 +17,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
 
 def build(seed: int, a: float):
     from seimd import structures as st
     from seimd.crystal_check import check, expected
-    x = st.li2s_antifluorite(a, (3, 3, 7))
-    anions = np.flatnonzero(x.numbers == 16)
-    pick = np.random.default_rng(seed).permutation(anions)
-    num = x.numbers.copy()
-    num[pick[:36]], num[pick[36:72]] = 15, 17
-    x.numbers = num
+    x = st.decorate_anions(st.li2s_antifluorite(a, (3, 3, 7)), 36, 36, np.random.default_rng(seed))
     check(x, "crystal | glass start", **expected("antifluorite", a))
     return x
 
@@ -138,12 +137,9 @@ thermo 1000
                 lmp.command(f"run {every}")
             snap = snapshot(lmp)
             res = analyse(snap, labels=False)
-            d = snap.get_all_distances(mic=True) if len(snap) < 2000 else None
-            if d is not None:
-                np.fill_diagonal(d, 9)
             row = dict(t_ps=k * args.every, crystalline=100 * res.fractions.crystalline,
                        reduced=100 * res.fractions.alpha, pe_per_atom=lmp.get_thermo("pe") / len(snap),
-                       min_pair=float(d.min()) if d is not None else None)
+                       min_pair=common.min_pair(snap))
             curve.append(row)
             print(f"t {row['t_ps']:6.1f} ps  crystalline {row['crystalline']:5.1f} %  "
                   f"E/N {row['pe_per_atom']:.4f} eV  dmin {row['min_pair']:.2f} A  "

@@ -31,7 +31,7 @@ def teacher(name: str, threads: int = 1, txt: str | None = None, kdensity: float
     """The ASE calculator of a teacher (cached per process; a fresh GPAW each call).
 
     kdensity: PBE k-points per A^-1; a metal's small cell needs more (bcc Li: 12)."""
-    if name in _TEACHERS and name != "pbe":
+    if name in _TEACHERS:
         return _TEACHERS[name]
     if name == "7net0":
         import torch

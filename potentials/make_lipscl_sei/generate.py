@@ -80,14 +80,9 @@ def limetal_contact(k: int, seed: int):
     from ase import Atoms
     from seimd import structures as st
     from seimd.crystal_check import check, expected
-    af = st.li2s_antifluorite(st.A_LI2S, (3, 3, 1))
-    check(af, "Li2S slab", **expected("antifluorite", st.A_LI2S))
-    rng = np.random.default_rng(seed)
-    anions = np.flatnonzero(af.numbers == 16)
-    pick = rng.permutation(anions)
-    num = af.numbers.copy()
-    num[pick[:k]], num[pick[k:2 * k]] = 15, 17
-    af.numbers = num
+    af = st.decorate_anions(st.li2s_antifluorite(st.A_LI2S, (3, 3, 1)), k, k,
+                            np.random.default_rng(seed))
+    check(af, "solid solution slab", **expected("antifluorite", st.A_LI2S))
     lat = af.cell.lengths()[0]
     a_li = lat / 5
     li = st.bcc_li(a_li, (5, 5, 2))
@@ -207,14 +202,9 @@ def task_glass(k, s, rng, extra_li=0):
 def task_cglass(s, rng):
     from seimd import structures as st
     from seimd.crystal_check import check, expected
-    x = st.antifluorite_solution(64, n_p=9, seed=900 + s)          # 2x2x4 cubic: not a cube
-    if not np.allclose(x.cell.angles(), 90):
-        x = st.li2s_antifluorite(st.A_LI2S, (2, 2, 4))
-        an = np.flatnonzero(x.numbers == 16)
-        pick = np.random.default_rng(900 + s).permutation(an)
-        num = x.numbers.copy()
-        num[pick[:9]], num[pick[9:18]] = 15, 17
-        x.numbers = num
+    # 2x2x4 cubic cells (orthogonal, so the glass half is a slab along z), 9 P + 9 Cl of 64
+    x = st.decorate_anions(st.li2s_antifluorite(st.A_LI2S, (2, 2, 4)), 9, 9,
+                           np.random.default_rng(900 + s))
     check(x, "crystal | glass start", **expected("antifluorite", st.A_LI2S))
     zc = x.positions[:, 2]
     fixed = np.flatnonzero(zc < 0.5 * x.cell[2, 2] - 0.1)

@@ -6,6 +6,7 @@ docs/interface-models.md (all Li on 24g), lattice constant 10.28 A (PBE-like).
 
 from __future__ import annotations
 
+import numpy as np
 from ase import Atoms
 from ase.build import bulk
 from ase.spacegroup import crystal
@@ -49,10 +50,10 @@ A_LI3P, C_LI3P = 4.27, 7.59  # Na3As type, P6_3/mmc (194)
 Z_LI3P_4F = 0.583          # Li 4f (1/3, 2/3, z)
 
 # Fractional positions in the conventional cubic cell of the antifluorite: anions on the fcc
-# sites, Li in all eight tetrahedral holes, octahedral holes empty (one per anion).
+# sites, Li in all eight tetrahedral holes; the octahedral holes (one per anion, at the
+# anion + (a/2, 0, 0)) are empty.
 FCC_SITES = ((0.0, 0.0, 0.0), (0.5, 0.5, 0.0), (0.5, 0.0, 0.5), (0.0, 0.5, 0.5))
 TETRA_SITES = tuple((x, y, z) for x in (0.25, 0.75) for y in (0.25, 0.75) for z in (0.25, 0.75))
-OCTA_SITES = ((0.5, 0.5, 0.5), (0.5, 0.0, 0.0), (0.0, 0.5, 0.0), (0.0, 0.0, 0.5))
 
 
 def li2s_antifluorite(a: float = A_LI2S, repeat: tuple[int, int, int] = (1, 1, 1)) -> Atoms:
@@ -86,7 +87,6 @@ def antifluorite_supercell(n_anions: int, a: float = A_LI2S) -> Atoms:
     decorates it. Any n works (7 gives one 5Li2S.Li3P.LiCl formula unit), which a stack
     of cubic cells (4 anions each) cannot do.
     """
-    import numpy as np
     from ase.build import find_optimal_cell_shape, make_supercell
     prim = bulk("SLi2", "fluorite", a=a)          # S (0,0,0), Li at +-(1/4,1/4,1/4)
     if n_anions == 1:
@@ -101,9 +101,23 @@ def antifluorite_supercell(n_anions: int, a: float = A_LI2S) -> Atoms:
     return sc
 
 
+def decorate_anions(atoms: Atoms, n_p: int, n_cl: int, rng: np.random.Generator) -> Atoms:
+    """Put n_p P and n_cl Cl on random S sites of `atoms` (a copy; the S sublattice of an
+    antifluorite shared at random, as in the 5Li2S.Li3P.LiCl solid solution)."""
+    sites = np.flatnonzero(atoms.numbers == 16)
+    if n_p < 0 or n_cl < 0 or n_p + n_cl > len(sites):
+        raise ValueError(f"cannot put {n_p} P and {n_cl} Cl on {len(sites)} anion sites")
+    pick = rng.permutation(sites)
+    out = atoms.copy()
+    numbers = out.numbers.copy()
+    numbers[pick[:n_p]] = 15
+    numbers[pick[n_p:n_p + n_cl]] = 17
+    out.numbers = numbers
+    return out
+
+
 def antifluorite_solution(n_anions: int = 28, n_p: int | None = None, n_cl: int | None = None,
-                          a: float = A_LI2S, seed: int = 0, extra_li: int = 0,
-                          extra_site: str = "octahedral") -> Atoms:
+                          a: float = A_LI2S, seed: int = 0, extra_li: int = 0) -> Atoms:
     """Antifluorite solid solution Li2S(1-x-y) P_x Cl_y on `n_anions` anion sites.
 
     The S sublattice is shared by S, P and Cl at random (seeded); 2 Li per anion fill all
@@ -111,26 +125,18 @@ def antifluorite_solution(n_anions: int = 28, n_p: int | None = None, n_cl: int 
     than S2-, Cl- one less): Li2S (n_p = 0) to 5Li2S.Li3P.LiCl (n_p = n_cl = n/7, the
     default). `extra_li` Li go into that many random octahedral holes (overlithiated).
     """
-    import numpy as np
     rng = np.random.default_rng(seed)
     if n_p is None:
         n_p = n_anions // 7
     if n_cl is None:
         n_cl = n_p
-    if n_p < 0 or n_cl < 0 or n_p + n_cl > n_anions:
+    if n_p + n_cl > n_anions:        # before building a supercell for nothing
         raise ValueError(f"cannot put {n_p} P and {n_cl} Cl on {n_anions} anion sites")
-    atoms = antifluorite_supercell(n_anions, a)
-    anion = np.flatnonzero(atoms.numbers == 16)
-    pick = rng.permutation(anion)
-    numbers = atoms.numbers.copy()
-    numbers[pick[:n_p]] = 15
-    numbers[pick[n_p:n_p + n_cl]] = 17
-    atoms.numbers = numbers
+    li2s = antifluorite_supercell(n_anions, a)
+    atoms = decorate_anions(li2s, n_p, n_cl, rng)
     if extra_li:
-        if extra_site != "octahedral":
-            raise ValueError(f"extra_site must be 'octahedral', got {extra_site!r}")
         # Octahedral hole of each anion: the anion's position + (a/2, 0, 0).
-        holes = atoms.positions[anion] + np.array([a / 2, 0.0, 0.0])
+        holes = li2s.positions[li2s.numbers == 16] + np.array([a / 2, 0.0, 0.0])
         if extra_li > len(holes):
             raise ValueError(f"{extra_li} extra Li but only {len(holes)} octahedral holes")
         chosen = holes[rng.choice(len(holes), extra_li, replace=False)]

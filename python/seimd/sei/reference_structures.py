@@ -17,13 +17,13 @@ import numpy as np
 from ase import Atoms
 from ase.geometry import get_distances
 
-from ..structures import A_LPSC, lpsc_ordered
+from ..structures import A_LPSC, FCC_SITES, TETRA_SITES, lpsc_ordered
 
 # Antifluorite solid solution: neighbouring anions ~3.96 A apart
 # (docs/sei-observables.md), a = 3.96 sqrt(2).
 A_ANTIFLUORITE = 5.6
-_FCC_BASIS = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.5, 0.0, 0.5], [0.0, 0.5, 0.5]])
-_TETRA_BASIS = np.array([[x, y, z] for x in (0.25, 0.75) for y in (0.25, 0.75) for z in (0.25, 0.75)])
+_FCC_BASIS = np.array(FCC_SITES)
+_TETRA_BASIS = np.array(TETRA_SITES)
 
 
 def _noise(atoms: Atoms, sigma: float, rng: np.random.Generator) -> Atoms:
