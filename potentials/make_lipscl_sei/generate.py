@@ -28,6 +28,9 @@ Families (counts in potentials/README.md):
             random interstitial sites; Li-rich glasses (6 and 12 extra Li per 28 anions)
   limetal   Li metal | solid solution contacts: bcc Li(100) 5x5 on antifluorite(100) 3x3
             (0.6 % lateral strain), Li2S and the product, 7net-0 MD at 400 K
+  small     the product on 14 anion sites (42 atoms) as crystal, with 1-3 octahedral Li
+            and as glass with 0, 3, 6 extra Li: small enough for PBE, and relabelled by
+            pbe_labels.py (7net-0 puts Li-rich glass ~120 meV/atom too low)
 """
 
 from __future__ import annotations
@@ -242,6 +245,28 @@ def task_interstitial(k, n_extra, rng):
     return out
 
 
+def task_small(kind, n_extra, rng):
+    """14 anion sites (2 P, 2 Cl: 5Li2S.Li3P.LiCl), 42 + n_extra atoms: small enough for PBE
+    (pbe_labels.py, ~5 min per configuration on one core). kind: "ss" relaxed crystal + MD,
+    "octa" extra Li in octahedral holes, "glass" melt-quenched (Li-rich when n_extra > 0)."""
+    x = solution(2, seed=600 + n_extra + (50 if kind == "glass" else 0), extra_li=n_extra, n=14)
+    tag = f"small:{kind}+{n_extra}"
+    calc = common.teacher("7net0")
+    out = []
+    if kind == "glass":
+        glass, out = quench(x, rng, tag, n_frames=2)
+        x = glass
+    elif kind == "octa":
+        out.append(lab(x, f"{tag}:ideal"))
+    r = common.relax(x, calc, fmax=0.05, steps=100)
+    r.calc = None
+    if common.min_pair(r) < common.MIN_PAIR:
+        raise RuntimeError(f"{tag}: pair at {common.min_pair(r):.2f} A after relaxation")
+    out.append(lab(r, f"{tag}:relaxed"))
+    out += md_frames(r, rng, 450, 60, 20, tag)
+    return out
+
+
 def task_limetal(k, rng):
     x = limetal_contact(k, seed=50 + k)
     tag = f"limetal:k{k}"
@@ -272,6 +297,11 @@ def tasks():
         t[f"cglass-s{s}"] = lambda rng, s=s: task_cglass(s, rng)
     for k in (0, 4):
         t[f"limetal-k{k}"] = lambda rng, k=k: task_limetal(k, rng)
+    # Small cells of the product and of its overlithiated forms, for PBE labels: 7net-0 puts
+    # Li-rich glass ~120 meV/atom too low against PBE (potentials/README.md)
+    for kind, n_extra in (("octa", 1), ("glass", 6), ("ss", 0), ("glass", 0), ("octa", 2),
+                          ("glass", 3), ("octa", 3)):
+        t[f"small-{kind}{n_extra}"] = lambda rng, kind=kind, n=n_extra: task_small(kind, n, rng)
     return t
 
 
@@ -296,8 +326,12 @@ def merge():
     from seimd.io.cfg import read_cfg, write_cfg
     confs, counts = [], {}
     for p in sorted(DATA.glob("*.cfg.gz")):
+        name = p.name.split(".")[0]
+        pbe = HERE / "data-pbe" / p.name               # pbe_labels.py finish: PBE labels
+        if pbe.exists():
+            p, name = pbe, name + " (PBE)"
         part = list(read_cfg(gzip.open(p, "rt").read()))
-        counts[p.name.split(".")[0]] = len(part)
+        counts[name] = len(part)
         confs += part
     old = sorted(OLD.glob("part-*.cfg.gz")) + sorted(OLD.glob("learn-*.cfg.gz"))
     dropped = 0
