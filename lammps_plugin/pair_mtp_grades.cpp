@@ -7,7 +7,9 @@
 // Grades are computed on steps that are multiples of N, and on the steps a
 // `fix ID all pair M mtp grade 1` asks for them, for every owned atom in parallel (MPI
 // ranks, OpenMP threads); other steps cost nothing extra. Per-atom values reach dumps,
-// `compute reduce max` and `fix halt` through that fix pair.
+// `compute reduce max` and `fix halt` through that fix pair. A configuration-mode .als
+// (weights (0, 1, 0, 0)) gives one grade, of sum_i dV_i/dtheta / N over all ranks, that
+// every owned atom carries, so the same fixes and computes work unchanged.
 #include <algorithm>
 #include <cstring>
 #include <fstream>

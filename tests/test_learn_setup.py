@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 
-import numpy as np
 import pytest
 
 from conftest import random_potential
@@ -94,4 +93,12 @@ def test_active_set_with_unsupported_weights(setup, capsys):
     config.write_text(config.read_text().replace("max_iter = 200",
                                                  f'max_iter = 200\nactive_set = "{bad}"', 1))
     assert "are not supported" in refused(config, capsys)
-    assert np.array_equal(CFG_WEIGHTS, (0, 1, 0, 0))
+
+
+def test_configuration_mode_active_set_is_refused(setup, capsys):
+    folder, paths = setup
+    cfg_mode = als_of(random_potential(8, 1, seed=4), folder / "cfg.als", weights=CFG_WEIGHTS)
+    config = learn_toml(folder, paths, MTP_ORACLE)
+    config.write_text(config.read_text().replace("max_iter = 200",
+                                                 f'max_iter = 200\nactive_set = "{cfg_mode}"', 1))
+    assert "configuration-mode active set" in refused(config, capsys)

@@ -41,9 +41,13 @@ def _check_active_set(als: str, potential: str) -> None:
     try:
         state = read_als(als)
         mtp = MTP.read(potential)
-        grade_mode(state.weights, str(als))
+        mode = grade_mode(state.weights, str(als))
     except (ALSFormatError, ValueError, OSError) as exc:
         raise SetupError(f"start.active_set: {exc}") from None
+    if mode != "nbh":         # the loop selects neighbourhood rows: they must not mix
+        raise SetupError(f"start.active_set {als} is a configuration-mode active set (weights "
+                         f"0 1 0 0); seimd learn grows neighbourhood-mode sets: leave "
+                         f"start.active_set empty to build one")
     a, b = state.mtp, mtp
     checks = [("species", a.species_count, b.species_count),
               ("parameters (level/basis size)", a.n_parameters, b.n_parameters)]
