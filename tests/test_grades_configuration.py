@@ -151,3 +151,20 @@ def test_lammps_configuration_grade_equals_python(cfg_set, tmp_path, ranks):
     thermo_max = float(re.search(r"^\s+0\s+\S+\s+(\S+)\s*$", out, re.M).group(1))
     assert thermo_max == pytest.approx(python, rel=1e-10)
     assert "configuration mode" in out
+
+
+def test_select_cli_mode_configuration(cfg_set, tmp_path):
+    pool = tmp_path / "pool.cfg"
+    write_cfg(pool, [from_atoms(triclinic_lpsc(cfg_set["rng"], 2), SPECIES) for _ in range(2)])
+    train = tmp_path / "train.cfg"
+    write_cfg(train, [from_atoms(a, SPECIES) for a in cfg_set["training"]])
+    out = tmp_path / "cli.als"
+    proc = subprocess.run(["seimd", "select", str(cfg_set["pot"]), str(pool), "--training",
+                           str(train), "-o", str(out), "--selected", str(tmp_path / "s.cfg"),
+                           "--mode", "configuration"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert np.array_equal(read_als(out).weights, CFG_WEIGHTS)
+    graded = subprocess.run(["seimd", "grade", str(cfg_set["pot"]), str(out), str(pool)],
+                            capture_output=True, text=True)
+    assert graded.returncode == 0, graded.stderr
+    assert "max grade" in graded.stdout
