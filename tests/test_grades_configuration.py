@@ -137,8 +137,17 @@ def test_lammps_refuses_unsupported_weights(cfg_set, tmp_path):
     assert "are not supported" in err
 
 
-@pytest.mark.parametrize("ranks", [1, 2])
-def test_lammps_configuration_grade_equals_python(cfg_set, tmp_path, ranks):
+@pytest.mark.parametrize("ranks,threads", [(1, 1), (2, 1), (1, 2)])
+def test_lammps_configuration_grade_equals_python(cfg_set, tmp_path, monkeypatch, ranks, threads):
+    import test_grades
+    from conftest import single_thread_env
+
+    def env():                                   # run_lmp's environment, with OpenMP threads
+        e = single_thread_env()
+        e["OMP_NUM_THREADS"] = str(threads)
+        return e
+
+    monkeypatch.setattr(test_grades, "single_thread_env", env)
     atoms = triclinic_lpsc(cfg_set["rng"], 2).repeat((2, 1, 1))
     frame = lammps_frame(atoms)
     data = tmp_path / "cell.data"
@@ -151,6 +160,8 @@ def test_lammps_configuration_grade_equals_python(cfg_set, tmp_path, ranks):
     thermo_max = float(re.search(r"^\s+0\s+\S+\s+(\S+)\s*$", out, re.M).group(1))
     assert thermo_max == pytest.approx(python, rel=1e-10)
     assert "configuration mode" in out
+    if threads > 1:
+        assert f"x {threads} OpenMP threads" in out
 
 
 def test_select_cli_mode_configuration(cfg_set, tmp_path):
