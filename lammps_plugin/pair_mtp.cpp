@@ -184,13 +184,15 @@ void PairMTP::load_active_set(const std::string &path)
         a.max_dist != b.max_dist || a.min_dist != b.min_dist || a.scaling != b.scaling)
       error->all(FLERR, "pair_style mtp: active set '{}' was built for a different potential than '{}'",
                  path, potential_file_);
+    configuration_mode_ = seimd::grade_mode(als.weights, path) == seimd::GradeMode::Configuration;
     grader_ = std::make_unique<seimd::GradeEvaluator>(*kernel_, als.inverse);
   } catch (std::exception &e) {
     error->all(FLERR, "pair_style mtp: {}", e.what());
   }
   if (comm->me == 0)
-    utils::logmesg(lmp, "pair_style mtp: active set '{}' ({} x {}), grades every {} steps{}{}\n", path,
-                   kernel_->parameter_count(), kernel_->parameter_count(), grade_every_,
+    utils::logmesg(lmp, "pair_style mtp: active set '{}' ({} x {}, {} mode), grades every {} steps{}{}\n", path,
+                   kernel_->parameter_count(), kernel_->parameter_count(),
+                   configuration_mode_ ? "configuration" : "neighbourhood", grade_every_,
                    save_threshold_ >= 0 ? fmt::format(", save above {} to '{}'", save_threshold_, save_file_) : "",
                    break_threshold_ >= 0 ? fmt::format(", stop above {}", break_threshold_) : "");
 }
@@ -291,7 +293,11 @@ void PairMTP::compute(int eflag, int vflag)
           auto &dtheta = grade_scratch_[tid].dtheta;
           vi = kernel_->site_parameter_gradient(si, n, s.rij.data(), s.species.data(), dtheta.data(),
                                                 s.workspace, s.grad.data());
-          grader_->compact(si, dtheta.data(), &grade_rows_[static_cast<size_t>(i) * grader_->max_nonzero_count()]);
+          if (configuration_mode_) {
+            auto &sum = grade_sums_[tid];
+            for (size_t q = 0; q < sum.size(); q++) sum[q] += dtheta[q];
+          } else
+            grader_->compact(si, dtheta.data(), &grade_rows_[static_cast<size_t>(i) * grader_->max_nonzero_count()]);
           grade_species_[i] = si;
         } else
           vi = kernel_->site_energy(si, n, s.rij.data(), s.species.data(), s.grad.data(), s.workspace);

@@ -63,12 +63,17 @@ class PairMTP : public Pair {
   std::vector<seimd::GradeEvaluator::Scratch> grade_scratch_;
   std::vector<double> grade_rows_;  // per owned atom: dV_i/dtheta compacted for its species
   std::vector<int> grade_species_;  // per owned atom: species, -1 = not graded
+  // Configuration mode (.als weights (0, 1, 0, 0)): per thread, the sum of dV_i/dtheta over
+  // its owned atoms; finish_grades() adds them over threads and ranks into dE/dtheta.
+  bool configuration_mode_ = false;
+  std::vector<std::vector<double>> grade_sums_;
 
   bool grading_this_step() const;
   void parse_grade_keywords(int narg, char **arg);
   void grow_grades();
   void prepare_grades(int nthreads);
   void finish_grades();
+  void finish_configuration_grade();
   void save_extrapolative();
   void append_cfg_text(const std::string &text);
   std::string gather_on_rank0(const std::string &mine);

@@ -7,7 +7,9 @@
 // Grades are computed on steps that are multiples of N, and on the steps a
 // `fix ID all pair M mtp grade 1` asks for them, for every owned atom in parallel (MPI
 // ranks, OpenMP threads); other steps cost nothing extra. Per-atom values reach dumps,
-// `compute reduce max` and `fix halt` through that fix pair.
+// `compute reduce max` and `fix halt` through that fix pair. A configuration-mode .als
+// (weights (0, 1, 0, 0)) gives one grade, of sum_i dV_i/dtheta / N over all ranks, that
+// every owned atom carries, so the same fixes and computes work unchanged.
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -100,17 +102,43 @@ void PairMTP::prepare_grades(int nthreads)
   for (auto &s : grade_scratch_) s.dtheta.resize(kernel_->parameter_count());
   grade_rows_.resize(static_cast<size_t>(atom->nlocal) * grader_->max_nonzero_count());
   grade_species_.assign(atom->nlocal, -1);
+  if (configuration_mode_) {
+    grade_sums_.resize(nthreads);
+    for (auto &sum : grade_sums_) sum.assign(kernel_->parameter_count(), 0.0);
+  }
+}
+
+// Configuration mode: dE/dtheta / N over all ranks (N = graded atoms), one grade that every
+// owned atom carries, so fix pair, compute reduce max, fix halt and thermo need no change.
+void PairMTP::finish_configuration_grade()
+{
+  std::vector<double> local(kernel_->parameter_count(), 0.0), total(local.size());
+  for (const auto &sum : grade_sums_)
+    for (size_t q = 0; q < local.size(); q++) local[q] += sum[q];
+  double count = 0.0, total_count = 0.0;
+  for (int i = 0; i < atom->nlocal; i++) count += grade_species_[i] >= 0 ? 1.0 : 0.0;
+  MPI_Allreduce(local.data(), total.data(), static_cast<int>(local.size()), MPI_DOUBLE, MPI_SUM, world);
+  MPI_Allreduce(&count, &total_count, 1, MPI_DOUBLE, MPI_SUM, world);
+  if (total_count > 0.0)
+    for (double &v : total) v /= total_count;
+  const double g = total_count > 0.0 ? grader_->grade_row(total.data()) : 0.0;
+  for (int i = 0; i < atom->nlocal; i++) grade_[i] = grade_species_[i] >= 0 ? g : 0.0;
+  max_grade_ = g;
 }
 
 // After compute() filled grade_ for the owned atoms: the global maximum, then the
 // save and break actions.
 void PairMTP::finish_grades()
 {
-  grader_->grade_atoms(atom->nlocal, grade_species_.data(), grade_rows_.data(), grade_,
-                       static_cast<int>(scratch_.size()));
-  double local_max = 0.0;
-  for (int i = 0; i < atom->nlocal; i++) local_max = std::max(local_max, grade_[i]);
-  MPI_Allreduce(&local_max, &max_grade_, 1, MPI_DOUBLE, MPI_MAX, world);
+  if (configuration_mode_) {
+    finish_configuration_grade();
+  } else {
+    grader_->grade_atoms(atom->nlocal, grade_species_.data(), grade_rows_.data(), grade_,
+                         static_cast<int>(scratch_.size()));
+    double local_max = 0.0;
+    for (int i = 0; i < atom->nlocal; i++) local_max = std::max(local_max, grade_[i]);
+    MPI_Allreduce(&local_max, &max_grade_, 1, MPI_DOUBLE, MPI_MAX, world);
+  }
   graded_step_ = update->ntimestep;
 
   if (save_threshold_ >= 0.0 && max_grade_ > save_threshold_) save_extrapolative();
@@ -138,7 +166,8 @@ void PairMTP::save_extrapolative()
   text.setf(std::ios::fixed);
   const bigint step = update->ntimestep;
 
-  if (!save_whole_configuration_) {
+  // A configuration-mode grade belongs to no single atom: save the whole configuration.
+  if (!save_whole_configuration_ && !configuration_mode_) {
     ThreadScratch &s = scratch_[0];
     for (int i = 0; i < nlocal; i++) {
       const int si = species_of_type_[type[i]];

@@ -58,10 +58,26 @@ ActiveSetFile parse_als(const std::string& bytes, const std::string& source) {
   return als;
 }
 
+GradeMode grade_mode(const std::array<double, 4>& w, const std::string& source) {
+  const bool nbh = w[0] != 0.0, energy = w[1] != 0.0, force = w[2] != 0.0, stress = w[3] != 0.0;
+  if (nbh && !energy && !force && !stress) return GradeMode::Neighbourhood;
+  if (energy && !nbh && !force && !stress) return GradeMode::Configuration;
+  std::ostringstream text;
+  text << source << ": active-set weights (nbh, energy, force, stress) = (" << w[0] << ", "
+       << w[1] << ", " << w[2] << ", " << w[3]
+       << ") are not supported: seimd grades neighbourhood (1, 0, 0, 0) or configuration "
+          "(0, 1, 0, 0) active sets only";
+  throw MtpError(text.str());
+}
+
+const char* grade_mode_name(GradeMode mode) {
+  return mode == GradeMode::Configuration ? "configuration" : "neighbourhood";
+}
+
 ActiveSetFile read_als_file(const std::string& path) { return parse_als(read_text_file(path), path); }
 
 GradeEvaluator::GradeEvaluator(const MtpKernel& kernel, const std::vector<double>& inverse)
-    : kernel_(kernel), n_(kernel.parameter_count()) {
+    : kernel_(kernel), n_(kernel.parameter_count()), inverse_(inverse) {
   const size_t n = static_cast<size_t>(n_);
   if (inverse.size() != n * n)
     throw MtpError("the active set has " + std::to_string(inverse.size()) +
@@ -136,6 +152,20 @@ void GradeEvaluator::grade_compact_rows(int species, int m, const double* b, dou
     }
     for (int a = 0; a < atoms; ++a) grades[a0 + a] = g[a];
   }
+}
+
+double GradeEvaluator::grade_row(const double* row) const {
+  const size_t n = static_cast<size_t>(n_);
+  std::vector<double> c(n, 0.0);
+  for (size_t k = 0; k < n; ++k) {
+    const double b = row[k];
+    if (b == 0.0) continue;
+    const double* a = inverse_.data() + k * n;
+    for (size_t j = 0; j < n; ++j) c[j] += b * a[j];
+  }
+  double g = 0.0;
+  for (double v : c) g = std::max(g, std::abs(v));
+  return g;
 }
 
 void GradeEvaluator::grade_atoms(int m, const int* species, const double* rows, double* grades,

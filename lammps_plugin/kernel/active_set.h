@@ -31,6 +31,15 @@ struct ActiveSetFile {
 };
 
 ActiveSetFile parse_als(const std::string& bytes, const std::string& source);
+
+// What a row of A is, from the file's weights. MLIP-2's `calc-grade` default (0, 1, 0, 0)
+// is configuration mode: one row per configuration, dE/dtheta / N. `--nbh-weight`
+// (1, 0, 0, 0) is neighbourhood mode: one row per atom, dV_i/dtheta. Force or stress rows,
+// or a mix, are refused (MtpError naming the weights): grading them as either mode would
+// give grades off by large factors without a word.
+enum class GradeMode { Neighbourhood, Configuration };
+GradeMode grade_mode(const std::array<double, 4>& weights, const std::string& source);
+const char* grade_mode_name(GradeMode mode);
 ActiveSetFile read_als_file(const std::string& path);
 
 class GradeEvaluator {
@@ -57,12 +66,16 @@ class GradeEvaluator {
   // atoms are grouped by species and graded in blocks on `threads` OpenMP threads.
   void grade_atoms(int m, const int* species, const double* rows, double* grades,
                    int threads) const;
+  // Configuration mode: the grade max_j |(row A^-1)_j| of one full row (n entries, e.g.
+  // dE/dtheta / N). Not on the hot path (one row per configuration), so plain loops.
+  double grade_row(const double* row) const;
 
  private:
   const MtpKernel& kernel_;
   int n_, padded_n_;
   std::vector<std::vector<int>> nonzero_;      // per species: parameter indices b can use
   std::vector<std::vector<double>> rows_;      // per species: those rows of A^-1, nnz x padded_n_
+  std::vector<double> inverse_;                // A^-1 row-major, for grade_row()
 };
 
 }  // namespace seimd

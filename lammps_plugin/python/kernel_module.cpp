@@ -268,6 +268,35 @@ DArray grades(const seimd::GradeEvaluator& g, const IArray& species, const LArra
   return out;
 }
 
+// Configuration-mode grade: the row is the mean over atoms of dV_i/dtheta (= dE/dtheta / N),
+// summed in atom order; pair_style mtp sums the same rows over threads and MPI ranks.
+double configuration_grade(const seimd::GradeEvaluator& g, const IArray& species,
+                           const LArray& offsets, const IArray& neighbours, const DArray& rij) {
+  const MtpKernel& k = g.kernel();
+  check_csr(k, species, offsets, neighbours, rij);
+  const int64_t N = species.shape(0);
+  require(N > 0, "a configuration grade needs at least one atom");
+  py::gil_scoped_release release;
+  std::vector<double> row(static_cast<size_t>(k.parameter_count()), 0.0);
+  for_each_parameter_gradient(k, species, offsets, neighbours, rij, [&](int64_t, const double* d) {
+    for (size_t q = 0; q < row.size(); ++q) row[q] += d[q];
+  });
+  for (double& v : row) v /= static_cast<double>(N);
+  return g.grade_row(row.data());
+}
+
+double grade_row(const seimd::GradeEvaluator& g, const DArray& row) {
+  require(row.ndim() == 1 && row.shape(0) == g.kernel().parameter_count(),
+          "row must have parameter_count entries");
+  return g.grade_row(row.data());
+}
+
+std::string grade_mode(const std::vector<double>& weights, const std::string& source) {
+  require(weights.size() == 4, "weights must be (nbh, energy, force, stress)");
+  return seimd::grade_mode_name(
+      seimd::grade_mode({weights[0], weights[1], weights[2], weights[3]}, source));
+}
+
 py::dict read_als(const std::string& path) {
   const auto als = seimd::read_als_file(path);
   const py::ssize_t n = als.n;
@@ -346,5 +375,13 @@ PYBIND11_MODULE(_kernel, m) {
            }),
            py::arg("kernel"), py::arg("inverse"), py::keep_alive<1, 2>())
       .def("grades", &grades, py::arg("species"), py::arg("offsets"), py::arg("neighbours"),
-           py::arg("rij"), "grade of every atom (N,) from a CSR neighbour list");
+           py::arg("rij"), "grade of every atom (N,) from a CSR neighbour list")
+      .def("configuration_grade", &configuration_grade, py::arg("species"), py::arg("offsets"),
+           py::arg("neighbours"), py::arg("rij"),
+           "configuration-mode grade: of the row dE/dtheta / N of a CSR neighbour list")
+      .def("grade_row", &grade_row, py::arg("row"), "max_j |(row A^-1)_j| of one full row");
+
+  m.def("grade_mode", &grade_mode, py::arg("weights"), py::arg("source") = "<weights>",
+        "'neighbourhood' or 'configuration' for .als weights (nbh, energy, force, stress); "
+        "MtpError for any other combination");
 }

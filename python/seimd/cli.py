@@ -190,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--training", help="training set .cfg to build the active set from")
     p.add_argument("-o", "--output", required=True, help="updated active set (.als)")
     p.add_argument("--selected", default="selected.cfg", help="selected configurations (.cfg)")
-    p.add_argument("--mode", choices=["nbh", "cfg"], default="nbh",
-                   help="rows per atomic neighbourhood (nbh, default) or per configuration (cfg)")
+    p.add_argument("--mode", choices=["nbh", "neighbourhood", "cfg", "configuration"],
+                   help="rows per atomic neighbourhood (nbh) or per configuration (cfg, "
+                   "MLIP-2's calc-grade default); default: the --als file's mode, else nbh")
     p.add_argument("--threshold", type=float, default=1.001,
                    help="swap a row in when it grows |det A| by more than this factor (> 1)")
     p.set_defaults(func=_select)

@@ -23,7 +23,8 @@ regularised start ``threshold_init * I``).
 
 The weights say which rows the selection used: ``(1, 0, 0, 0)`` for "nbh" mode
 (one row per neighbourhood), ``(0, 1, 0, 0)`` for "cfg" mode (energy rows,
-``dE/dtheta / N``). seimd selects with nbh or energy rows only.
+``dE/dtheta / N``). seimd selects with nbh or energy rows only, and grades only files
+with one of these two weightings (the C++ kernel refuses others: ``grades.grade_mode``).
 
 Reading then writing reproduces the file byte for byte: the raw ``.mtp`` and
 ``.cfg`` texts are kept and written back as long as the parsed potential and

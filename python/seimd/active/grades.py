@@ -50,24 +50,47 @@ def active_set_from_configurations(mtp: MTP, configurations: Sequence[Atoms], mo
     return ActiveSet.from_training_set(rows, prov, threshold=threshold)
 
 
-class Grader:
-    """Per-atom MaxVol grades max_j |(b_i A^-1)_j| by the C++ kernel (as pair_style mtp)."""
+def grade_mode(weights, source: str = "<weights>") -> str:
+    """'nbh' or 'cfg' for .als weights (nbh, energy, force, stress), decided by the C++ kernel
+    (as pair_style mtp); ValueError with a one-line message for any other combination."""
+    name = _kernel.grade_mode([float(w) for w in weights], source)
+    return "cfg" if name == "configuration" else "nbh"
 
-    def __init__(self, mtp: MTP, inverse: np.ndarray, type_map: TypeMap | None = None) -> None:
+
+class Grader:
+    """MaxVol grades by the C++ kernel (as pair_style mtp): per atom max_j |(b_i A^-1)_j|
+    in "nbh" mode; in "cfg" mode one grade per configuration, of its row dE/dtheta / N,
+    which every atom carries."""
+
+    def __init__(self, mtp: MTP, inverse: np.ndarray, type_map: TypeMap | None = None,
+                 mode: str = "nbh") -> None:
+        if mode not in ("nbh", "cfg"):
+            raise ValueError(f"mode must be 'nbh' or 'cfg', got {mode!r}")
         self.mtp = mtp
+        self.mode = mode
         self.type_map = type_map
         self.kernel = load_kernel(mtp)
         self._grader = _kernel.Grader(self.kernel, np.ascontiguousarray(inverse, dtype=float))
 
     @classmethod
-    def from_active_set(cls, mtp: MTP, active: ActiveSet, type_map: TypeMap | None = None) -> "Grader":
-        return cls(mtp, active.A_inv, type_map)
+    def from_active_set(cls, mtp: MTP, active: ActiveSet, type_map: TypeMap | None = None,
+                        mode: str = "nbh") -> "Grader":
+        return cls(mtp, active.A_inv, type_map, mode)
+
+    @classmethod
+    def from_als(cls, state, type_map: TypeMap | None = None, source: str = "<als>") -> "Grader":
+        """The grader an .als state asks for (its weights decide the mode)."""
+        return cls(state.mtp, state.A_inv, type_map, grade_mode(state.weights, source))
 
     def atom_grades(self, atoms: Atoms) -> np.ndarray:
         offsets, neighbours, rij = neighbour_csr(atoms, self.kernel.cutoff)
-        return self._grader.grades(species_of(self.mtp, atoms, self.type_map), offsets,
-                                   neighbours, rij)
+        species = species_of(self.mtp, atoms, self.type_map)
+        if self.mode == "cfg":
+            g = self._grader.configuration_grade(species, offsets, neighbours, rij)
+            return np.full(len(atoms), g)
+        return self._grader.grades(species, offsets, neighbours, rij)
 
     def grade(self, atoms: Atoms) -> float:
-        """The configuration's grade: the largest of its neighbourhoods'."""
+        """The configuration's grade: the largest of its neighbourhoods' ("nbh"), or the
+        grade of its row dE/dtheta / N ("cfg")."""
         return float(self.atom_grades(atoms).max())

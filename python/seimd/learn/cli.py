@@ -63,6 +63,12 @@ def _learn_command(args: argparse.Namespace) -> int:
 
         print(status_text(cfg))
         return 0
+    from .preflight import SetupError, check_setup
+
+    try:
+        check_setup(cfg)                             # before any MD: exit code 2
+    except SetupError as exc:
+        raise SystemExit(f"seimd learn: {exc}") from None
     from .loop import LearnError, mpi_comm, run_learning
     from .store import StoreError
 

@@ -296,6 +296,9 @@ def load_config(path: str | Path) -> LearnConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:         # a folder, no permission, binary
+        raise ConfigError(f"{path}: cannot read the config file "
+                          f"({getattr(exc, 'strerror', None) or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     cfg = parse_config(raw, str(path))

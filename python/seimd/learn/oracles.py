@@ -87,6 +87,11 @@ class Oracle:
     def make_calculator(self, task: str) -> Calculator:
         raise NotImplementedError
 
+    def check_available(self) -> None:
+        """Raise :class:`OracleError` now if no call can succeed (package or program missing,
+        settings incomplete), so a run stops before any MD instead of failing every label.
+        Cheap: finds what is needed without loading models or starting programs."""
+
     def describe(self) -> str:
         return self.name
 
@@ -138,6 +143,13 @@ class MTPOracle(Oracle):
             raise OracleError("oracle kind mtp needs settings.potential (an .mtp file)")
         return MTPCalculator(str(potential), threads=self.threads)
 
+    def check_available(self) -> None:
+        potential = self.settings.get("potential")
+        if not potential:
+            raise OracleError("oracle kind mtp needs settings.potential (an .mtp file)")
+        if not Path(str(potential)).is_file():
+            raise OracleError(f"oracle kind mtp: settings.potential = {potential}: no such file")
+
     def describe(self) -> str:
         return f"mtp:{Path(str(self.settings.get('potential', '?'))).name}"
 
@@ -171,6 +183,13 @@ class SevenNetOracle(Oracle):
                                       f"'seimd[oracle]' ({exc})") from None
             _SEVENNET_CACHE[key] = SevenNetCalculator(model, device=device)
         return _SEVENNET_CACHE[key]
+
+    def check_available(self) -> None:
+        missing = [m for m in ("torch", "sevenn") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise OracleError(f"oracle kind sevennet needs {' and '.join(missing)}, not "
+                              f"importable here: pip install torch==2.13.0 && pip install "
+                              f"'seimd[oracle]'")
 
     def reset(self) -> None:
         self._calc = None                        # the cached model stays valid
@@ -230,6 +249,11 @@ class GPAWOracle(Oracle):
             kwargs["convergence"] = dict(s["convergence"])
         kwargs["communicator"] = self.comm if self.comm is not None else _gpaw_serial_comm()
         return GPAW(**kwargs)
+
+    def check_available(self) -> None:
+        if not gpaw_available():
+            raise OracleError("oracle kind gpaw needs GPAW, not importable here: pip install "
+                              "gpaw gpaw-data")
 
     def _txt(self, task: str, txt):
         if txt is False or txt is None or self.logdir is None:
@@ -321,6 +345,11 @@ class CP2KOracle(Oracle):
                     max_scf=int(s.get("max_scf", 200)), inp=inp,
                     stress_tensor=bool(s.get("stress_tensor", True)))
 
+    def check_available(self) -> None:
+        if cp2k_command(self.settings) is None:
+            raise OracleError("oracle kind cp2k: no CP2K found (apt-get install cp2k, or set "
+                              "settings.command / $ASE_CP2K_COMMAND)")
+
     def describe(self) -> str:
         return f"cp2k:PBE,{self.settings.get('basis_set', 'DZVP-MOLOPT-SR-GTH')}," \
                f"{float(self.settings.get('cutoff', 400.0)):g}Ry"
@@ -341,6 +370,13 @@ class ASEOracle(Oracle):
         if not isinstance(calc, Calculator) and not hasattr(calc, "get_potential_energy"):
             raise OracleError(f"{spec} returned {type(calc).__name__}, not an ASE calculator")
         return calc
+
+    def check_available(self) -> None:
+        spec = self.settings.get("calculator")
+        if not spec:
+            raise OracleError("oracle kind ase needs settings.calculator = 'module:factory'")
+        if not callable(import_object(str(spec))):
+            raise OracleError(f"calculator {spec!r} is not callable")
 
     def describe(self) -> str:
         return f"ase:{self.settings.get('calculator', '?')}"
