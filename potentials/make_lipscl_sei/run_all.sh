@@ -10,6 +10,10 @@ export OMP_NUM_THREADS=1
 
 # 1. training data for crystallization (7net-0 labels; data/<task>.cfg.gz, ~1 h on 1 core)
 python $D/generate.py
+# 1b. PBE labels for the small overlithiated cells (7net-0 is ~1 eV per excess Li off there;
+#     ~3 h on 1 core, resumable), on the 7net-0 energy scale
+python $D/pbe_labels.py run
+python $D/pbe_labels.py finish
 python $D/generate.py --merge                     # train-sei.cfg = data/* + make_lipscl_l08 less its wrong Li2S
 
 # 2. energetics structures (7net-0 relaxed), then every teacher on them (PBE: hours)
