@@ -89,3 +89,12 @@ def test_no_coalescence_while_amorphous_grows():
     red = 2 * np.log(t)
     st = detect_stages(t, red, np.zeros_like(t), red)
     assert st["coalescence_ps"] is None and st["nucleation_onset_ps"] is None
+
+
+def test_window_stops_where_the_electrolyte_is_used_up():
+    t = np.linspace(1, 100, 100)
+    y = np.minimum(40 * np.log(t), 100.0)  # 100 % reached at t = e^2.5 ~ 12 ps
+    t0, t1 = auto_window(t, y)
+    assert 12 <= t1 <= 13
+    f = fit_law("log", t, y)
+    assert abs(f.params["b"] - 40) < 1e-6 and best_law(fit_laws(t, y)) == "log"

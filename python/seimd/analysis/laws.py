@@ -63,22 +63,27 @@ class LawFit:
                 "n_points": self.n_points, "window_ps": list(self.window_ps)}
 
 
-def auto_window(t, y, *, start_fraction: float = 0.1) -> tuple[float, float]:
+def auto_window(t, y, *, start_fraction: float = 0.1,
+                saturation: float = 100.0) -> tuple[float, float]:
     """The fit window after the initial transient: from the first time (> 0) at which y
-    has covered `start_fraction` of its total rise, to the last time. Before that the
-    curve is set by the equilibration of the freshly built interface, not by growth."""
+    has covered `start_fraction` of its total rise, to the last time, or to the first
+    time y reaches 98% of `saturation` (100 %: the electrolyte is used up, as in a small
+    model, and growth stops for lack of it, not by the kinetics the laws describe).
+    Before the start the curve is set by the equilibration of the fresh interface."""
     t = np.asarray(t, float)
     y = np.asarray(y, float)
     keep = t > 0
     t, y = t[keep], y[keep]
     if len(t) < 3:
         raise ValueError(f"need at least 3 samples at t > 0 to fit a law, got {len(t)}")
-    rise = y.max() - y[0]
+    full = np.nonzero(y >= 0.98 * saturation)[0]
+    j = max(int(full[0]), 2) if len(full) else len(t) - 1
+    rise = y[:j + 1].max() - y[0]
     if rise <= 0:
-        return float(t[0]), float(t[-1])
-    i = int(np.argmax(y >= y[0] + start_fraction * rise))
-    i = min(i, len(t) - 3)  # keep at least 3 points
-    return float(t[i]), float(t[-1])
+        return float(t[0]), float(t[j])
+    i = int(np.argmax(y[:j + 1] >= y[0] + start_fraction * rise))
+    i = min(i, j - 2)  # keep at least 3 points
+    return float(t[i]), float(t[j])
 
 
 def _p0(law: str, t, y):

@@ -30,6 +30,10 @@ lengths in A):
                        dumps: 0 Li metal, 1 pristine electrolyte, 2 amorphous reduced,
                        3 crystalline reduced)
     log=yes            one line per analysis in the LAMMPS log
+    progress=10        every this many analyses a line "SEI progress: ..." with the speed
+                       (ns/day of simulated time, wall clock since the first analysis of this
+                       lmp call) and, with run_ps=END (ps, the trajectory's end time, as
+                       inputs/sei.in passes it), the estimated wall time left; 0 = off
     any other key=value is stored with the run parameters in the H5MD file
     (e.g. temperature=400 potential=... seed=1).
 """
@@ -46,7 +50,7 @@ from .observables import (SEICounts, SEIParams, analyse_points, fractions, map_t
 VALUE_NAMES = ("time_ps", "reduced_pct", "crystalline_pct", "amorphous_pct", "crystallinity_pct",
                "n_PS0", "n_PS1", "n_PS2", "n_PS3", "n_PS4")
 MONITOR_KEYS = {"h5", "h5_prefix", "types", "ps_cutoff", "ptm_rmsd", "fcc_max_distance", "ptm_max_distance",
-                "context_radius", "li_anion_cutoff", "fcc_matcher", "z", "labels", "log"}
+                "context_radius", "li_anion_cutoff", "fcc_matcher", "z", "labels", "log", "progress"}
 
 
 PERCENT = ("%", (), np.float64)
@@ -115,6 +119,9 @@ class Monitor:
         self.calls = 0
         self.seconds = 0.0          # analyses after the first
         self.first_seconds = 0.0
+        self.progress_every = int(kw.get("progress", 10))
+        self.run_ps = float(kw["run_ps"]) if kw.get("run_ps") not in (None, "") else None
+        self.start = None           # (wall s, simulated ps) of the first analysis
 
     @staticmethod
     def _elements_of_types(ctx, words):
@@ -185,6 +192,9 @@ class Monitor:
             t, red, cry, amo, cty = values[:5]
             ctx.log(f"SEI {ctx.step} {t:.4f} {red:.2f} {cry:.2f} {amo:.2f} {cty:.2f} "
                     + " ".join(str(int(n)) for n in counts.n_ps))
+            line = self._progress(ctx.step, t)
+            if line:
+                ctx.log(line)
         if self.h5_path.lower() == "none":
             return
         if self.writer is None:
@@ -212,6 +222,26 @@ class Monitor:
         # belong to a trajectory that a restart has replaced.
         return H5MDObservables.open(self.h5_path, observables, parameters,
                                     restart_step=ctx.step)
+
+    def _progress(self, step: int, time_ps: float) -> str | None:
+        """Speed and time left, measured from the first analysis of this lmp call (the
+        MD between analyses included, so it is the whole run's speed, not the monitor's)."""
+        now = _time.perf_counter()
+        if self.start is None:
+            self.start = (now, time_ps)
+            return None
+        if self.progress_every <= 0 or self.calls % self.progress_every:
+            return None
+        wall, sim = now - self.start[0], time_ps - self.start[1]
+        if wall <= 0 or sim <= 0:
+            return None
+        ps_per_s = sim / wall
+        line = f"SEI progress: step {step} time {time_ps:.4f} ps, {ps_per_s * 86.4:.3g} ns/day"
+        if self.run_ps is not None:
+            left = max(self.run_ps - time_ps, 0.0) / ps_per_s
+            h, rem = divmod(int(round(left)), 3600)
+            line += f", {h}:{rem // 60:02d}:{rem % 60:02d} (h:mm:ss) left to {self.run_ps:g} ps"
+        return line
 
     def close(self) -> None:
         if self.writer is not None:
