@@ -28,6 +28,14 @@ def analyse_run(run: Run, *, window: tuple[float, float] | None = None,
         out["best_law"] = best_law(fits)
     except ValueError as exc:  # too few samples or flat curve: say so, analyse the rest
         out["reduced_fits"], out["best_law"], out["fit_error"] = {}, None, str(exc)
+    if run.thickness_nm is not None:  # the same laws for the layer thickness (nm)
+        try:
+            tf = fit_laws(t, run.thickness_nm, window)
+            out["thickness_fits"] = {k: f.as_dict() for k, f in tf.items()}
+            out["thickness_best_law"] = best_law(tf)
+            out["final_thickness_nm"] = float(run.thickness_nm[-1])
+        except ValueError as exc:
+            out["thickness_fits"], out["thickness_error"] = {}, str(exc)
     t0 = onset_time(t, run.crystalline, floor)
     out["crystalline_onset_ps"] = t0
     out["crystalline_exponent"] = onset_exponent(t, run.crystalline, t0) if t0 is not None else None

@@ -43,6 +43,13 @@ def format_table(groups: list[dict]) -> str:
                 f"{_pm(pw.get('params', {}).get('n'), pw.get('errors', {}).get('n')):>15} {r2:>17} "
                 f"{_f(r['crystalline_onset_ps']):>9} {nci:>22} {_f(st['coalescence_ps']):>8} "
                 f"{_f(st['conversion_at_coalescence_pct'], '{:.1f}'):>6} {_f(st['stall_ps']):>8}")
+        for r in g["runs"]:
+            tf = (r.get("thickness_fits") or {}).get(r.get("thickness_best_law") or "")
+            if tf:
+                pars = ", ".join(f"{k} {v:.3g} +- {tf['errors'][k]:.2g}" for k, v in tf["params"].items())
+                lines.append(f"  seed {_f(r['seed'], '{}')}: reduced layer {r['final_thickness_nm']:.2f} nm "
+                             f"at the end; thickness law {tf['law']} ({tf['formula']}, nm): {pars}, "
+                             f"R2 {tf['r2']:.3f}")
         sp = g.get("seed_spread") or {}
         if len(g["runs"]) > 1:
             parts = [f"{k} {v['mean']:.3g} +- {v['std']:.2g}" for k, v in sp.items() if v]
@@ -64,7 +71,8 @@ CSV_COLUMNS = ["path", "temperature_K", "pressure_bar", "model", "seed", "t_end_
                "power_a", "power_n", "power_n_err", "power_r2", "power_aic",
                "sqrt_a", "sqrt_a_err", "sqrt_r2", "sqrt_aic",
                "crystalline_onset_ps", "crystalline_n", "crystalline_n_lo95", "crystalline_n_hi95",
-               "amorphous_onset_ps", "coalescence_ps", "conversion_at_coalescence_pct", "stall_ps"]
+               "amorphous_onset_ps", "coalescence_ps", "conversion_at_coalescence_pct", "stall_ps",
+               "final_thickness_nm", "thickness_best_law"]
 
 
 def to_csv(groups: list[dict]) -> str:
@@ -96,5 +104,7 @@ def to_csv(groups: list[dict]) -> str:
                 row["crystalline_n_lo95"], row["crystalline_n_hi95"] = ce["n_ci95"]
             for k in ("amorphous_onset_ps", "coalescence_ps", "conversion_at_coalescence_pct", "stall_ps"):
                 row[k] = r["stages"][k]
+            row["final_thickness_nm"] = r.get("final_thickness_nm")
+            row["thickness_best_law"] = r.get("thickness_best_law")
             w.writerow({k: v for k, v in row.items() if k in CSV_COLUMNS})
     return buf.getvalue()

@@ -31,6 +31,7 @@ class Run:
     pressure_bar: float | None = None
     model: str | None = None
     seed: int | None = None
+    thickness_nm: np.ndarray | None = None  # monitor profile_bins > 0: reduced layer, nm
     extra: dict = field(default_factory=dict)
 
     @property
@@ -90,6 +91,8 @@ def load_run(path: str | os.PathLike, *, temperature=None, pressure=None, model=
                pressure_bar=_number(pressure if pressure is not None else par.get("pressure_bar")),
                model=model,
                seed=_number(seed if seed is not None else par.get("seed"), int),
+               thickness_nm=(np.asarray(obs["reduced_thickness"].value, float)
+                             if "reduced_thickness" in obs else None),
                extra={"segments": len(segments)})
 
 

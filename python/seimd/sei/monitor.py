@@ -30,6 +30,12 @@ lengths in A):
                        dumps: 0 Li metal, 1 pristine electrolyte, 2 amorphous reduced,
                        3 crystalline reduced)
     log=yes            one line per analysis in the LAMMPS log
+    profile_bins=0     N > 0: also write, per analysis, the atoms of each phase label in N
+                       slabs of z (observable "profile", [N, 4]), the box length "lz" (A)
+                       and the reduced-layer thickness "reduced_thickness" (nm, summed over
+                       the cell's interfaces; seimd.sei.profile); needs the labels' wider
+                       ghost shell. Off by default: a file keeps the observables it was
+                       created with, so continuations must use the same setting
     progress=10        every this many analyses a line "SEI progress: ..." with the speed
                        (ns/day of simulated time, wall clock since the first analysis of this
                        lmp call) and, with run_ps=END (ps, the trajectory's end time, as
@@ -50,7 +56,8 @@ from .observables import (SEICounts, SEIParams, analyse_points, fractions, map_t
 VALUE_NAMES = ("time_ps", "reduced_pct", "crystalline_pct", "amorphous_pct", "crystallinity_pct",
                "n_PS0", "n_PS1", "n_PS2", "n_PS3", "n_PS4")
 MONITOR_KEYS = {"h5", "h5_prefix", "types", "ps_cutoff", "ptm_rmsd", "fcc_max_distance", "ptm_max_distance",
-                "context_radius", "li_anion_cutoff", "fcc_matcher", "z", "labels", "log", "progress"}
+                "context_radius", "li_anion_cutoff", "fcc_matcher", "z", "labels", "log", "progress",
+                "profile_bins"}
 
 
 PERCENT = ("%", (), np.float64)
@@ -112,8 +119,12 @@ class Monitor:
         if self.h5_path.lower() == "none" and kw.get("h5_prefix"):
             self.h5_path = kw["h5_prefix"] + ".h5"
         self.run_parameters = {k: v for k, v in kw.items() if k not in MONITOR_KEYS}
+        self.profile_bins = int(kw.get("profile_bins", 0))
+        if self.profile_bins < 0:
+            raise ValueError(f"SEI monitor: profile_bins={self.profile_bins} must be >= 0")
         self.peratom = self.labels
-        self.ghost_cutoff = required_radius(self.params, labels=self.labels)
+        # the profile needs every local atom's label, hence the labels' ghost shell
+        self.ghost_cutoff = required_radius(self.params, labels=self.labels or self.profile_bins > 0)
         prepare(self.params)    # load the fcc matcher at fix creation, not mid-run
         self.writer = None
         self.calls = 0
@@ -151,8 +162,9 @@ class Monitor:
             raise ValueError(f"SEI monitor: atom type {lammps_types.max()} has no element in "
                              f"types= ({len(self.types) - 1} given)")
         local = analyse_points(ctx.x[:n_all], self.types[lammps_types], ctx.nlocal,
-                               params=self.params, labels=self.labels)
+                               params=self.params, labels=self.labels or self.profile_bins > 0)
         counts = self._sum_over_ranks(ctx, local.counts)
+        profile = self._profile(ctx, local.labels) if self.profile_bins else None
         if self.z is None:
             self.z = max(counts.n_p, 1)
         fr = fractions(counts, self.z)
@@ -161,7 +173,7 @@ class Monitor:
         if self.labels:
             ctx.set_peratom(local.labels)
         if ctx.rank == 0:
-            self._record(ctx, values, counts)
+            self._record(ctx, values, counts, profile)
         self.calls += 1
         elapsed = _time.perf_counter() - start
         if self.calls == 1:
@@ -181,7 +193,21 @@ class Monitor:
         return SEICounts.from_array(total)
 
     # ---- rank 0: log line and H5MD row
-    def _record(self, ctx, values, counts: SEICounts) -> None:
+    def _profile(self, ctx, labels):
+        """(profile [bins, 4] summed over ranks, lz in A)."""
+        from .profile import label_profile
+
+        lo, hi = float(ctx.box["boxlo"][2]), float(ctx.box["boxhi"][2])
+        mine = label_profile(ctx.x[:ctx.nlocal, 2], labels, lo, hi, self.profile_bins)
+        if ctx.comm is not None and ctx.comm.Get_size() > 1:
+            from mpi4py import MPI
+
+            total = np.empty_like(mine)
+            ctx.comm.Allreduce(mine, total, op=MPI.SUM)
+            mine = total
+        return mine, hi - lo
+
+    def _record(self, ctx, values, counts: SEICounts, profile=None) -> None:
         if self.log:
             if self.calls == 0:
                 ctx.log("SEI monitor: step time(ps) reduced% crystalline% amorphous% "
@@ -203,12 +229,27 @@ class Monitor:
             "reduced": values[1], "crystalline": values[2], "amorphous": values[3],
             "crystallinity": values[4], "n_PS": np.asarray(counts.n_ps, dtype=np.int64),
             "n_crystalline_anions": np.int64(counts.n_crystalline), "z": np.int64(self.z),
+            **self._profile_row(profile),
         })
+
+    @staticmethod
+    def _profile_row(profile) -> dict:
+        if profile is None:
+            return {}
+        from .profile import reduced_thickness_nm
+
+        hist, lz = profile
+        return {"profile": hist, "lz": np.float64(lz),
+                "reduced_thickness": np.float64(reduced_thickness_nm(hist, lz))}
 
     def _open_writer(self, ctx):
         from .h5md import H5MDObservables
 
-        observables = OBSERVABLES
+        observables = dict(OBSERVABLES)
+        if self.profile_bins:
+            observables.update({"profile": (None, (self.profile_bins, 4), np.int64),
+                                "lz": ("Ang", (), np.float64),
+                                "reduced_thickness": ("nm", (), np.float64)})
         p = self.params
         parameters = {"ps_cutoff_A": p.ps_cutoff, "fcc_rmsd_cutoff": p.fcc_rmsd_cutoff,
                       "fcc_matcher": p.fcc_matcher,
