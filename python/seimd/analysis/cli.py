@@ -83,14 +83,14 @@ def add_analyze_subcommand(sub) -> None:
     p = sub.add_parser(
         "analyze", help="growth laws, crystalline onset and SEI stages of monitor H5MD files",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Fits the reduced fraction (%% of the electrolyte) vs time t (ps) with\n"
+        description="Fits the reduced fraction (% of the electrolyte) vs time t (ps) with\n"
                     "  log:   a + b ln(t/ps)   (the paper's law: Butler-Volmer kinetics with a\n"
                     "                           vanishing Li chemical-potential difference)\n"
                     "  power: a (t/ps)^n\n"
                     "  sqrt:  a (t/ps)^(1/2)   (diffusion-limited)\n"
                     "and picks the law with the smallest AIC; errors are 1 sigma from the fit\n"
                     "covariance. The crystalline fraction gives an onset time (first sustained\n"
-                    "rise above a noise floor) and the exponent n of A (t - onset)^n with a 95%%\n"
+                    "rise above a noise floor) and the exponent n of A (t - onset)^n with a 95%\n"
                     "interval. Stages: amorphous onset, first nuclei, coalescence (maximum of\n"
                     "the amorphous fraction; conversion = crystalline/reduced there), stall\n"
                     "(reduced rate 10x below its peak). Runs are grouped by the recorded\n"
@@ -107,9 +107,9 @@ def add_analyze_subcommand(sub) -> None:
 def add_plot_subcommand(sub) -> None:
     p = sub.add_parser(
         "plot", help="figures of monitor H5MD files: reduced, crystalline, amorphous %% vs time",
-        description="Left: reduced %% vs time (paper Fig. 3), colour = temperature, the first "
+        description="Left: reduced % vs time (paper Fig. 3), colour = temperature, the first "
                     "seed of a condition thick, further seeds thin, best law dashed. Right: "
-                    "crystalline (solid) and amorphous (dotted) %% vs time (Fig. 5) with the "
+                    "crystalline (solid) and amorphous (dotted) % vs time (Fig. 5) with the "
                     "onset law dashed.")
     _common(p)
     p.add_argument("-o", "--output", default="sei.png",

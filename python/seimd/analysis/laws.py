@@ -11,10 +11,11 @@ Times are in ps, fractions in % (whatever unit the caller uses comes back in a).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 
 __all__ = ["LAWS", "LawFit", "fit_law", "fit_laws", "best_law", "auto_window"]
 
@@ -115,7 +116,9 @@ def fit_law(law: str, t, y, window: tuple[float, float] | None = None) -> LawFit
         raise ValueError(f"{law} law: {len(ts)} samples in the window {t0:g}-{t1:g} ps, "
                          f"need at least {len(names) + 1}")
     try:
-        popt, pcov = curve_fit(func, ts, ys, p0=_p0(law, ts, ys), maxfev=20000)
+        with warnings.catch_warnings():  # an exact fit has no covariance: errors come back inf
+            warnings.simplefilter("ignore", OptimizeWarning)
+            popt, pcov = curve_fit(func, ts, ys, p0=_p0(law, ts, ys), maxfev=20000)
     except RuntimeError:  # no convergence: report the law as unusable, not as a crash
         popt = np.full(len(names), np.nan)
         pcov = np.full((len(names), len(names)), np.nan)
