@@ -248,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .relaunch import add_relaunch_subcommand  # `seimd relaunch` (seimd.relaunch)
 
     add_relaunch_subcommand(sub)
+    from .analysis.cli import add_analyze_subcommand, add_plot_subcommand  # seimd.analysis
+
+    add_analyze_subcommand(sub)
+    add_plot_subcommand(sub)
     return parser
 
 

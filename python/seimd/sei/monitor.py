@@ -30,6 +30,16 @@ lengths in A):
                        dumps: 0 Li metal, 1 pristine electrolyte, 2 amorphous reduced,
                        3 crystalline reduced)
     log=yes            one line per analysis in the LAMMPS log
+    profile_bins=0     N > 0: also write, per analysis, the atoms of each phase label in N
+                       slabs of z (observable "profile", [N, 4]), the box length "lz" (A)
+                       and the reduced-layer thickness "reduced_thickness" (nm, summed over
+                       the cell's interfaces; seimd.sei.profile); needs the labels' wider
+                       ghost shell. Off by default: a file keeps the observables it was
+                       created with, so continuations must use the same setting
+    progress=10        every this many analyses a line "SEI progress: ..." with the speed
+                       (ns/day of simulated time, wall clock since the first analysis of this
+                       lmp call) and, with run_ps=END (ps, the trajectory's end time, as
+                       inputs/sei.in passes it), the estimated wall time left; 0 = off
     any other key=value is stored with the run parameters in the H5MD file
     (e.g. temperature=400 potential=... seed=1).
 """
@@ -46,7 +56,8 @@ from .observables import (SEICounts, SEIParams, analyse_points, fractions, map_t
 VALUE_NAMES = ("time_ps", "reduced_pct", "crystalline_pct", "amorphous_pct", "crystallinity_pct",
                "n_PS0", "n_PS1", "n_PS2", "n_PS3", "n_PS4")
 MONITOR_KEYS = {"h5", "h5_prefix", "types", "ps_cutoff", "ptm_rmsd", "fcc_max_distance", "ptm_max_distance",
-                "context_radius", "li_anion_cutoff", "fcc_matcher", "z", "labels", "log"}
+                "context_radius", "li_anion_cutoff", "fcc_matcher", "z", "labels", "log", "progress",
+                "profile_bins"}
 
 
 PERCENT = ("%", (), np.float64)
@@ -108,13 +119,20 @@ class Monitor:
         if self.h5_path.lower() == "none" and kw.get("h5_prefix"):
             self.h5_path = kw["h5_prefix"] + ".h5"
         self.run_parameters = {k: v for k, v in kw.items() if k not in MONITOR_KEYS}
+        self.profile_bins = int(kw.get("profile_bins", 0))
+        if self.profile_bins < 0:
+            raise ValueError(f"SEI monitor: profile_bins={self.profile_bins} must be >= 0")
         self.peratom = self.labels
-        self.ghost_cutoff = required_radius(self.params, labels=self.labels)
+        # the profile needs every local atom's label, hence the labels' ghost shell
+        self.ghost_cutoff = required_radius(self.params, labels=self.labels or self.profile_bins > 0)
         prepare(self.params)    # load the fcc matcher at fix creation, not mid-run
         self.writer = None
         self.calls = 0
         self.seconds = 0.0          # analyses after the first
         self.first_seconds = 0.0
+        self.progress_every = int(kw.get("progress", 10))
+        self.run_ps = float(kw["run_ps"]) if kw.get("run_ps") not in (None, "") else None
+        self.start = None           # (wall s, simulated ps) of the first analysis
 
     @staticmethod
     def _elements_of_types(ctx, words):
@@ -144,8 +162,9 @@ class Monitor:
             raise ValueError(f"SEI monitor: atom type {lammps_types.max()} has no element in "
                              f"types= ({len(self.types) - 1} given)")
         local = analyse_points(ctx.x[:n_all], self.types[lammps_types], ctx.nlocal,
-                               params=self.params, labels=self.labels)
+                               params=self.params, labels=self.labels or self.profile_bins > 0)
         counts = self._sum_over_ranks(ctx, local.counts)
+        profile = self._profile(ctx, local.labels) if self.profile_bins else None
         if self.z is None:
             self.z = max(counts.n_p, 1)
         fr = fractions(counts, self.z)
@@ -154,7 +173,7 @@ class Monitor:
         if self.labels:
             ctx.set_peratom(local.labels)
         if ctx.rank == 0:
-            self._record(ctx, values, counts)
+            self._record(ctx, values, counts, profile)
         self.calls += 1
         elapsed = _time.perf_counter() - start
         if self.calls == 1:
@@ -174,7 +193,21 @@ class Monitor:
         return SEICounts.from_array(total)
 
     # ---- rank 0: log line and H5MD row
-    def _record(self, ctx, values, counts: SEICounts) -> None:
+    def _profile(self, ctx, labels):
+        """(profile [bins, 4] summed over ranks, lz in A)."""
+        from .profile import label_profile
+
+        lo, hi = float(ctx.box["boxlo"][2]), float(ctx.box["boxhi"][2])
+        mine = label_profile(ctx.x[:ctx.nlocal, 2], labels, lo, hi, self.profile_bins)
+        if ctx.comm is not None and ctx.comm.Get_size() > 1:
+            from mpi4py import MPI
+
+            total = np.empty_like(mine)
+            ctx.comm.Allreduce(mine, total, op=MPI.SUM)
+            mine = total
+        return mine, hi - lo
+
+    def _record(self, ctx, values, counts: SEICounts, profile=None) -> None:
         if self.log:
             if self.calls == 0:
                 ctx.log("SEI monitor: step time(ps) reduced% crystalline% amorphous% "
@@ -185,6 +218,9 @@ class Monitor:
             t, red, cry, amo, cty = values[:5]
             ctx.log(f"SEI {ctx.step} {t:.4f} {red:.2f} {cry:.2f} {amo:.2f} {cty:.2f} "
                     + " ".join(str(int(n)) for n in counts.n_ps))
+            line = self._progress(ctx.step, t)
+            if line:
+                ctx.log(line)
         if self.h5_path.lower() == "none":
             return
         if self.writer is None:
@@ -193,12 +229,27 @@ class Monitor:
             "reduced": values[1], "crystalline": values[2], "amorphous": values[3],
             "crystallinity": values[4], "n_PS": np.asarray(counts.n_ps, dtype=np.int64),
             "n_crystalline_anions": np.int64(counts.n_crystalline), "z": np.int64(self.z),
+            **self._profile_row(profile),
         })
+
+    @staticmethod
+    def _profile_row(profile) -> dict:
+        if profile is None:
+            return {}
+        from .profile import reduced_thickness_nm
+
+        hist, lz = profile
+        return {"profile": hist, "lz": np.float64(lz),
+                "reduced_thickness": np.float64(reduced_thickness_nm(hist, lz))}
 
     def _open_writer(self, ctx):
         from .h5md import H5MDObservables
 
-        observables = OBSERVABLES
+        observables = dict(OBSERVABLES)
+        if self.profile_bins:
+            observables.update({"profile": (None, (self.profile_bins, 4), np.int64),
+                                "lz": ("Ang", (), np.float64),
+                                "reduced_thickness": ("nm", (), np.float64)})
         p = self.params
         parameters = {"ps_cutoff_A": p.ps_cutoff, "fcc_rmsd_cutoff": p.fcc_rmsd_cutoff,
                       "fcc_matcher": p.fcc_matcher,
@@ -212,6 +263,26 @@ class Monitor:
         # belong to a trajectory that a restart has replaced.
         return H5MDObservables.open(self.h5_path, observables, parameters,
                                     restart_step=ctx.step)
+
+    def _progress(self, step: int, time_ps: float) -> str | None:
+        """Speed and time left, measured from the first analysis of this lmp call (the
+        MD between analyses included, so it is the whole run's speed, not the monitor's)."""
+        now = _time.perf_counter()
+        if self.start is None:
+            self.start = (now, time_ps)
+            return None
+        if self.progress_every <= 0 or self.calls % self.progress_every:
+            return None
+        wall, sim = now - self.start[0], time_ps - self.start[1]
+        if wall <= 0 or sim <= 0:
+            return None
+        ps_per_s = sim / wall
+        line = f"SEI progress: step {step} time {time_ps:.4f} ps, {ps_per_s * 86.4:.3g} ns/day"
+        if self.run_ps is not None:
+            left = max(self.run_ps - time_ps, 0.0) / ps_per_s
+            h, rem = divmod(int(round(left)), 3600)
+            line += f", {h}:{rem // 60:02d}:{rem % 60:02d} (h:mm:ss) left to {self.run_ps:g} ps"
+        return line
 
     def close(self) -> None:
         if self.writer is not None:
