@@ -80,7 +80,7 @@ from .data import (
     split_holdout,
     to_training_set,
 )
-from .loss import Errors, Loss, LossValue, LossWeights, SerialComm
+from .loss import SCALING_ALIASES, WEIGHTINGS, Errors, Loss, LossValue, LossWeights, SerialComm
 
 __all__ = ["train", "cross_validate", "initial_parameters", "TrainingReport",
            "prepare_template", "add_train_subcommand"]
@@ -300,7 +300,7 @@ def train(
     mtp : untrained template (random start, ``seed``) or trained potential (warm start).
     configurations : TrainingConfiguration / seimd Configuration / ase.Atoms objects, or
         paths of ``.cfg`` / extended-XYZ files (see :mod:`seimd.train.data`).
-    weights : :class:`LossWeights` or a dict of its fields (energy, forces, stress, scaling).
+    weights : :class:`LossWeights` or a dict of its fields (energy, forces, stress, weighting).
     max_iter : maximum number of L-BFGS iterations (0: only the linear start, if any).
     tol, tol_window : stop when the loss fell by less than ``tol`` (relative) over the
         last ``tol_window`` iterations.
@@ -353,8 +353,9 @@ def train(
             f"{len(train_set)} configurations ({loss.n_atoms} atoms, {loss.n_pairs} pairs; "
             f"{loss.n_energy_labels} energies, {loss.n_force_labels} with forces, "
             f"{loss.n_virial_labels} with virials), {comm.size} MPI rank(s)")
-        log(f"loss = sum_c w_E dE^2/N^{weights.power} + w_F |dF|^2 + w_S |dW|^2/N^{weights.power}"
-            f" with w_E = {weights.energy:g}, w_F = {weights.forces:g} A^2, "
+        d = {0: "1", 1: "N", 2: "N^2"}[weights.power]
+        log(f"loss = sum_c w_E dE^2/{d} + w_F |dF|^2 + w_S |dW|^2/{d} (weighting "
+            f"{weights.weighting}) with w_E = {weights.energy:g}, w_F = {weights.forces:g} A^2, "
             f"w_S = {weights.stress:g} (eV^2)")
     do_linear = (not mtp.is_trained) if linear_init in ("auto", None) else (
         linear_init in (True, "yes", "true", "on"))
@@ -541,12 +542,18 @@ coefficients from a linear least-squares fit) or a trained potential (warm
 start: training continues from its parameters).
 
 Loss, summed over the training configurations c with N_c atoms (eV^2):
-    w_E (E - E_ref)^2 / N_c^2  +  w_F sum_atoms |F - F_ref|^2
-                               +  w_S sum_{xx,yy,zz,yz,xz,xy} (W - W_ref)^2 / N_c^2
-E total energy (eV), F forces (eV/A), W the virial in eV (the .cfg PlusStress,
-= -volume x ASE stress, positive under compression), i.e. energy and virial
-errors per atom (--energy-scaling N2, the MLIP default; N or none divide by
-N_c or 1). A configuration contributes only the labels it has.
+    L = sum_c w_c [ w_E (E_c - E_c_ref)^2 / d_c
+                  + w_F sum_{atoms k of c} |F_k - F_k_ref|^2
+                  + w_S sum_{xx,yy,zz,yz,xz,xy} (W_c - W_c_ref)^2 / d_c ]
+with d_c set by --weighting:
+    vibrations  d_c = N_c    (default; MLIP-2's default weighting)
+    structures  d_c = N_c^2  (energy and virial errors per atom)
+    molecules   d_c = 1      (total energy and virial)
+E total energy (eV), F forces (eV/A, not scaled by N_c), W the virial in eV
+(the .cfg PlusStress, = -volume x ASE stress, positive under compression),
+w_c the configuration weight (1). A configuration contributes only the labels
+it has. --energy-scaling N / N2 / none is the earlier name of --weighting
+vibrations / structures / molecules.
 
 Printed errors: energy RMSE in meV/atom, force RMSE per Cartesian component in
 eV/A, stress RMSE per Voigt component in GPa (periodic cells).
@@ -578,9 +585,13 @@ def add_train_subcommand(subparsers) -> argparse.ArgumentParser:
                    help="weight of the force term, A^2 (default 0.01)")
     g.add_argument("--stress-weight", type=float, default=0.001, metavar="W_S",
                    help="weight of the virial term (virial in eV; default 0.001)")
-    g.add_argument("--energy-scaling", choices=("N2", "N", "none"), default="N2",
-                   help="divide squared energy and virial errors by N^2 (default: per atom), "
-                        "N, or nothing")
+    w = g.add_mutually_exclusive_group()
+    w.add_argument("--weighting", choices=tuple(WEIGHTINGS), default=None,
+                   help="d_c dividing the squared energy and virial errors: N_c (vibrations, "
+                        "default), N_c^2 (structures) or 1 (molecules)")
+    w.add_argument("--energy-scaling", choices=tuple(SCALING_ALIASES), default=None,
+                   help="earlier name of --weighting: N = vibrations, N2 = structures, "
+                        "none or 1 = molecules")
     g = p.add_argument_group("optimisation")
     g.add_argument("--max-iter", type=int, default=1000, help="L-BFGS iterations (default 1000)")
     g.add_argument("--tol", type=float, default=1e-8,
@@ -634,8 +645,9 @@ def _train_command(args: argparse.Namespace) -> int:
     data = load_training_set(args.data, symbols, None, symbols or mtp.elements)
     if symbols is not None:
         mtp = prepare_template(mtp, len(symbols) if not mtp.is_trained else None, symbols)
-    weights = LossWeights(args.energy_weight, args.force_weight, args.stress_weight,
-                          args.energy_scaling)
+    weighting = (SCALING_ALIASES[args.energy_scaling] if args.energy_scaling
+                 else args.weighting or "vibrations")
+    weights = LossWeights(args.energy_weight, args.force_weight, args.stress_weight, weighting)
     common = dict(weights=weights, max_iter=args.max_iter, tol=args.tol,
                   tol_window=args.tol_window, seed=args.seed, comm=comm,
                   linear_init=args.linear_init, mode=args.mode, history_size=args.history,
