@@ -335,6 +335,13 @@ def train(
         raise ValueError(f"mode must be 'joint' or 'alternating', got {mode!r}")
     train_set = _as_training_set(configurations, mtp, type_map)
     valid_set = _as_training_set(validation, mtp, type_map) if validation is not None else None
+    for c in train_set + (valid_set or []):
+        if c.n_atoms == 0:
+            raise ValueError(f"{c.source or 'a configuration'}: configuration without atoms")
+    if not any(c.energy is not None or c.forces is not None or c.virial is not None
+               for c in train_set):
+        # a silent "fit" of nothing would write an all-zero potential
+        raise ValueError("the training configurations have no energy, force or stress labels")
     n_species = max(int(c.species.max()) for c in train_set + (valid_set or [])) + 1
     template = prepare_template(mtp, max(n_species, mtp.species_count) if not mtp.is_trained
                                 else None)
