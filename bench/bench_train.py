@@ -56,6 +56,7 @@ VARIANTS: dict[str, dict] = {
     "molecules": {"weights": {"weighting": "molecules"}},
     "no-precondition": {"precondition": False},
     "alternating": {"mode": "alternating"},
+    "polish": {"polish": True},
 }
 """Name -> keyword arguments of seimd.train.train (weights as a dict of LossWeights fields)."""
 

@@ -292,6 +292,7 @@ def train(
     log: Callable[[str], None] | None | str = "default",
     threads: int = 1,
     adjoint: str = "fd",
+    polish: bool = False,
 ) -> tuple[MTP, TrainingReport]:
     """Train ``mtp`` on ``configurations``; returns (trained MTP, :class:`TrainingReport`).
 
@@ -321,6 +322,8 @@ def train(
     threads : OpenMP threads of each kernel call (parallelism is meant to come from MPI).
     adjoint : "fd" (central difference of the exact parameter gradient, default) or
         "exact" (the kernel's forward-mode derivative); see :mod:`seimd.train.loss`.
+    polish : after L-BFGS, re-solve the species and moment coefficients by least squares
+        on all energies, forces and virials (kept only if the loss falls).
     """
     t0 = time.perf_counter()
     comm = comm if comm is not None else SerialComm()
@@ -437,6 +440,12 @@ def train(
             best = _linear_step(loss, best, seed, None, None)
             record(best, objective.at(best))
     report.message = report.message or message
+    if polish:
+        # L-BFGS leaves the linear coefficients short of their optimum for the final radial
+        # functions; with every force row the least-squares solve is that optimum exactly
+        polished = _linear_step(loss, best, seed, log, None, all_forces=True)
+        if objective.at(polished).value < objective.at(best).value:
+            best = polished
     final = objective.at(best)
     timings["optimisation"] = time.perf_counter() - t_opt
     report.iterations = state["iteration"]
@@ -464,8 +473,10 @@ def train(
     return trained, report
 
 
-def _linear_step(loss: Loss, theta: np.ndarray, seed: int, log, report) -> np.ndarray:
-    subset, scale, n_used = _force_subset(loss, seed)
+def _linear_step(loss: Loss, theta: np.ndarray, seed: int, log, report,
+                 all_forces: bool = False) -> np.ndarray:
+    subset, scale, n_used = (None, 1.0, loss.n_force_labels) if all_forces else _force_subset(
+        loss, seed)
     theta, info = loss.solve_linear(theta, subset, scale, scale)
     info["force_configurations"] = n_used
     if report is not None:
