@@ -21,6 +21,17 @@ Reference (issue 15; the same kind of data, 166/42 configurations, level 08,
 one core): MLIP-2 with its defaults (vibrations weighting, 1 / 0.01 / 0.001):
 173 s, 4.55 meV/atom, 0.085 eV/A, 0.38 GPa. MLIP-2 is not installed here.
 
+Measured (2026-12-03, 2-core AMD EPYC VM shared with other jobs, load 1-6, so the
+wall times of the later rows are inflated by contention; 1000 iterations each):
+
+    variant          wall s  E meV/at  F eV/A  S GPa   train E  train F  train S
+    default (vib.)     78.4     24.29   0.153   0.61      9.95    0.152     0.57
+    structures         81.3     33.37   0.131   1.49     27.09    0.124     1.46
+    molecules         362.1*    46.49   0.351   1.12     10.54    0.360     0.54
+    no-precondition   227.9*    54.27   0.275   1.95     54.38    0.268     1.61
+    polish            276.6*    23.59   0.153   0.61      9.93    0.152     0.57
+    (* load 4-6 on 2 cores)
+
 Usage:  python bench/bench_train.py [--variants default structures ...] [--level 8]
         [--max-iter 1000] [--repeat 1]
 """
