@@ -138,3 +138,29 @@ def test_relaunch_with_bad_sei_input_keeps_the_earlier_log(tmp_path):
         assert proc.returncode == 2, out[-3000:]
         assert "relaunch 1/" not in out
         assert (tmp_path / "p.log").read_text().startswith(earlier)
+
+
+@pytest.mark.parametrize("case", ["empty", "unlabelled", "species"])
+def test_train_bad_data_is_one_line_error(tmp_path, case):
+    """An empty file, configurations without labels and a species the (trained) potential
+    lacks: exit 2 with one error line, no traceback, no potential written."""
+    import dataclasses
+
+    from seimd.io.cfg import read_cfg, write_cfg
+
+    first = read_cfg(SAMPLE_CFG)[0]
+    data = tmp_path / "data.cfg"
+    if case == "empty":
+        data.write_text("")
+    elif case == "unlabelled":
+        write_cfg(data, [dataclasses.replace(first, energy=None, forces=None, plus_stress=None)])
+    else:
+        types = first.types.copy()
+        types[0] = 7
+        write_cfg(data, [dataclasses.replace(first, types=types)])
+    proc = seimd("train", SAMPLE_MTP, data, "-o", tmp_path / "x.mtp", "--max-iter", "2")
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "error:" in lines[0], proc.stderr
+    assert not (tmp_path / "x.mtp").exists()

@@ -21,13 +21,14 @@ python $D/energetics.py structures
 python $D/energetics.py run --teacher 7net0
 python $D/energetics.py run --teacher pbe
 
-# 3. the potential: warm start from the stage-2 potential, per-atom (N) energy scaling
+# 3. the potential: warm start from the stage-2 potential, then "vibrations" (N) weighting
 #    (v1: N^2 scaling gave the solid solution 54 meV/atom above the products, PBE 26-31)
 T=$(mktemp -d)
 mpiexec -n 2 seimd train potentials/lipscl-l08-7net0-al-s.mtp $D/train-sei.cfg -o $T/v1.mtp \
-  --species-map Li,P,S,Cl --holdout 0.1 --seed 0 --max-iter 500 --energy-weight 20 --stress-weight 0.01
+  --species-map Li,P,S,Cl --holdout 0.1 --seed 0 --max-iter 500 --energy-weight 20 --stress-weight 0.01 \
+  --weighting structures
 mpiexec -n 2 seimd train $T/v1.mtp $D/train-sei.cfg -o $D/lipscl-l08-sei-v2.mtp \
-  --species-map Li,P,S,Cl --holdout 0.1 --seed 0 --max-iter 500 --energy-scaling N \
+  --species-map Li,P,S,Cl --holdout 0.1 --seed 0 --max-iter 500 --weighting vibrations \
   --energy-weight 2 --stress-weight 0.002 --report $D/train-report-v2.json
 sed -i 's/^potential_name = .*/potential_name = lipscl-l08-sei-v2_crystallization_data_7net-0_labels/' \
   $D/lipscl-l08-sei-v2.mtp

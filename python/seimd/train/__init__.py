@@ -17,13 +17,14 @@ Modules
 
 The loss, in eV^2 (sum over configurations c with N_c atoms)::
 
-    L = sum_c w_c [ w_E (E_c - E_c^ref)^2 / N_c^p
+    L = sum_c w_c [ w_E (E_c - E_c^ref)^2 / d_c
                   + w_F sum_k |F_k - F_k^ref|^2
-                  + w_S sum_{6 comps} (W_c - W_c^ref)^2 / N_c^p ]
+                  + w_S sum_{6 comps} (W_c - W_c^ref)^2 / d_c ]
 
 with W the virial in eV (MLIP convention ``W = -sum_ij (dV_i/dr_ij) r_ij^T``,
-symmetrised; a ``.cfg`` file's ``PlusStress``), p = 2 by default (energy and
-virial per atom), defaults w_E = 1, w_F = 0.01 A^2, w_S = 0.001 and w_c = 1.
+symmetrised; a ``.cfg`` file's ``PlusStress``), d_c = N_c by default
+(weighting "vibrations", MLIP-2's default; "structures" N_c^2, "molecules" 1),
+defaults w_E = 1, w_F = 0.01 A^2, w_S = 0.001 and w_c = 1.
 See :mod:`seimd.train.loss` for the details.
 
 Quick use::

@@ -80,7 +80,7 @@ from .data import (
     split_holdout,
     to_training_set,
 )
-from .loss import Errors, Loss, LossValue, LossWeights, SerialComm
+from .loss import SCALING_ALIASES, WEIGHTINGS, Errors, Loss, LossValue, LossWeights, SerialComm
 
 __all__ = ["train", "cross_validate", "initial_parameters", "TrainingReport",
            "prepare_template", "add_train_subcommand"]
@@ -292,6 +292,7 @@ def train(
     log: Callable[[str], None] | None | str = "default",
     threads: int = 1,
     adjoint: str = "fd",
+    polish: bool = False,
 ) -> tuple[MTP, TrainingReport]:
     """Train ``mtp`` on ``configurations``; returns (trained MTP, :class:`TrainingReport`).
 
@@ -300,7 +301,7 @@ def train(
     mtp : untrained template (random start, ``seed``) or trained potential (warm start).
     configurations : TrainingConfiguration / seimd Configuration / ase.Atoms objects, or
         paths of ``.cfg`` / extended-XYZ files (see :mod:`seimd.train.data`).
-    weights : :class:`LossWeights` or a dict of its fields (energy, forces, stress, scaling).
+    weights : :class:`LossWeights` or a dict of its fields (energy, forces, stress, weighting).
     max_iter : maximum number of L-BFGS iterations (0: only the linear start, if any).
     tol, tol_window : stop when the loss fell by less than ``tol`` (relative) over the
         last ``tol_window`` iterations.
@@ -321,6 +322,8 @@ def train(
     threads : OpenMP threads of each kernel call (parallelism is meant to come from MPI).
     adjoint : "fd" (central difference of the exact parameter gradient, default) or
         "exact" (the kernel's forward-mode derivative); see :mod:`seimd.train.loss`.
+    polish : after L-BFGS, re-solve the species and moment coefficients by least squares
+        on all energies, forces and virials (kept only if the loss falls).
     """
     t0 = time.perf_counter()
     comm = comm if comm is not None else SerialComm()
@@ -335,6 +338,13 @@ def train(
         raise ValueError(f"mode must be 'joint' or 'alternating', got {mode!r}")
     train_set = _as_training_set(configurations, mtp, type_map)
     valid_set = _as_training_set(validation, mtp, type_map) if validation is not None else None
+    for c in train_set + (valid_set or []):
+        if c.n_atoms == 0:
+            raise ValueError(f"{c.source or 'a configuration'}: configuration without atoms")
+    if not any(c.energy is not None or c.forces is not None or c.virial is not None
+               for c in train_set):
+        # a silent "fit" of nothing would write an all-zero potential
+        raise ValueError("the training configurations have no energy, force or stress labels")
     n_species = max(int(c.species.max()) for c in train_set + (valid_set or [])) + 1
     template = prepare_template(mtp, max(n_species, mtp.species_count) if not mtp.is_trained
                                 else None)
@@ -353,8 +363,9 @@ def train(
             f"{len(train_set)} configurations ({loss.n_atoms} atoms, {loss.n_pairs} pairs; "
             f"{loss.n_energy_labels} energies, {loss.n_force_labels} with forces, "
             f"{loss.n_virial_labels} with virials), {comm.size} MPI rank(s)")
-        log(f"loss = sum_c w_E dE^2/N^{weights.power} + w_F |dF|^2 + w_S |dW|^2/N^{weights.power}"
-            f" with w_E = {weights.energy:g}, w_F = {weights.forces:g} A^2, "
+        d = {0: "1", 1: "N", 2: "N^2"}[weights.power]
+        log(f"loss = sum_c w_E dE^2/{d} + w_F |dF|^2 + w_S |dW|^2/{d} (weighting "
+            f"{weights.weighting}) with w_E = {weights.energy:g}, w_F = {weights.forces:g} A^2, "
             f"w_S = {weights.stress:g} (eV^2)")
     do_linear = (not mtp.is_trained) if linear_init in ("auto", None) else (
         linear_init in (True, "yes", "true", "on"))
@@ -429,6 +440,12 @@ def train(
             best = _linear_step(loss, best, seed, None, None)
             record(best, objective.at(best))
     report.message = report.message or message
+    if polish:
+        # L-BFGS leaves the linear coefficients short of their optimum for the final radial
+        # functions; with every force row the least-squares solve is that optimum exactly
+        polished = _linear_step(loss, best, seed, log, None, all_forces=True)
+        if objective.at(polished).value < objective.at(best).value:
+            best = polished
     final = objective.at(best)
     timings["optimisation"] = time.perf_counter() - t_opt
     report.iterations = state["iteration"]
@@ -456,8 +473,10 @@ def train(
     return trained, report
 
 
-def _linear_step(loss: Loss, theta: np.ndarray, seed: int, log, report) -> np.ndarray:
-    subset, scale, n_used = _force_subset(loss, seed)
+def _linear_step(loss: Loss, theta: np.ndarray, seed: int, log, report,
+                 all_forces: bool = False) -> np.ndarray:
+    subset, scale, n_used = (None, 1.0, loss.n_force_labels) if all_forces else _force_subset(
+        loss, seed)
     theta, info = loss.solve_linear(theta, subset, scale, scale)
     info["force_configurations"] = n_used
     if report is not None:
@@ -541,12 +560,18 @@ coefficients from a linear least-squares fit) or a trained potential (warm
 start: training continues from its parameters).
 
 Loss, summed over the training configurations c with N_c atoms (eV^2):
-    w_E (E - E_ref)^2 / N_c^2  +  w_F sum_atoms |F - F_ref|^2
-                               +  w_S sum_{xx,yy,zz,yz,xz,xy} (W - W_ref)^2 / N_c^2
-E total energy (eV), F forces (eV/A), W the virial in eV (the .cfg PlusStress,
-= -volume x ASE stress, positive under compression), i.e. energy and virial
-errors per atom (--energy-scaling N2, the MLIP default; N or none divide by
-N_c or 1). A configuration contributes only the labels it has.
+    L = sum_c w_c [ w_E (E_c - E_c_ref)^2 / d_c
+                  + w_F sum_{atoms k of c} |F_k - F_k_ref|^2
+                  + w_S sum_{xx,yy,zz,yz,xz,xy} (W_c - W_c_ref)^2 / d_c ]
+with d_c set by --weighting:
+    vibrations  d_c = N_c    (default; MLIP-2's default weighting)
+    structures  d_c = N_c^2  (energy and virial errors per atom)
+    molecules   d_c = 1      (total energy and virial)
+E total energy (eV), F forces (eV/A, not scaled by N_c), W the virial in eV
+(the .cfg PlusStress, = -volume x ASE stress, positive under compression),
+w_c the configuration weight (1). A configuration contributes only the labels
+it has. --energy-scaling N / N2 / none is the earlier name of --weighting
+vibrations / structures / molecules.
 
 Printed errors: energy RMSE in meV/atom, force RMSE per Cartesian component in
 eV/A, stress RMSE per Voigt component in GPa (periodic cells).
@@ -578,9 +603,13 @@ def add_train_subcommand(subparsers) -> argparse.ArgumentParser:
                    help="weight of the force term, A^2 (default 0.01)")
     g.add_argument("--stress-weight", type=float, default=0.001, metavar="W_S",
                    help="weight of the virial term (virial in eV; default 0.001)")
-    g.add_argument("--energy-scaling", choices=("N2", "N", "none"), default="N2",
-                   help="divide squared energy and virial errors by N^2 (default: per atom), "
-                        "N, or nothing")
+    w = g.add_mutually_exclusive_group()
+    w.add_argument("--weighting", choices=tuple(WEIGHTINGS), default=None,
+                   help="d_c dividing the squared energy and virial errors: N_c (vibrations, "
+                        "default), N_c^2 (structures) or 1 (molecules)")
+    w.add_argument("--energy-scaling", choices=tuple(SCALING_ALIASES), default=None,
+                   help="earlier name of --weighting: N = vibrations, N2 = structures, "
+                        "none or 1 = molecules")
     g = p.add_argument_group("optimisation")
     g.add_argument("--max-iter", type=int, default=1000, help="L-BFGS iterations (default 1000)")
     g.add_argument("--tol", type=float, default=1e-8,
@@ -634,8 +663,9 @@ def _train_command(args: argparse.Namespace) -> int:
     data = load_training_set(args.data, symbols, None, symbols or mtp.elements)
     if symbols is not None:
         mtp = prepare_template(mtp, len(symbols) if not mtp.is_trained else None, symbols)
-    weights = LossWeights(args.energy_weight, args.force_weight, args.stress_weight,
-                          args.energy_scaling)
+    weighting = (SCALING_ALIASES[args.energy_scaling] if args.energy_scaling
+                 else args.weighting or "vibrations")
+    weights = LossWeights(args.energy_weight, args.force_weight, args.stress_weight, weighting)
     common = dict(weights=weights, max_iter=args.max_iter, tol=args.tol,
                   tol_window=args.tol_window, seed=args.seed, comm=comm,
                   linear_init=args.linear_init, mode=args.mode, history_size=args.history,
