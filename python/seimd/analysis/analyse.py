@@ -36,12 +36,33 @@ def analyse_run(run: Run, *, window: tuple[float, float] | None = None,
             out["final_thickness_nm"] = float(run.thickness_nm[-1])
         except ValueError as exc:
             out["thickness_fits"], out["thickness_error"] = {}, str(exc)
+    if run.interface_thickness_nm is not None:  # and for each interface on its own
+        out["interfaces"] = [_thickness_fit(t, run.interface_thickness_nm[:, k], window)
+                             for k in range(run.interface_thickness_nm.shape[1])]
     t0 = onset_time(t, run.crystalline, floor)
     out["crystalline_onset_ps"] = t0
     out["crystalline_exponent"] = onset_exponent(t, run.crystalline, t0) if t0 is not None else None
     if avrami and t0 is not None:
         out["avrami"] = avrami_fit(t, run.crystalline, t0)
     out["stages"] = detect_stages(t, run.reduced, run.crystalline, run.amorphous, floor=floor)
+    return out
+
+
+def _thickness_fit(t, thickness, window) -> dict:
+    """The laws fitted to one interface's reduced-layer thickness (nm)."""
+    ok = np.isfinite(thickness)   # NaN: no Li metal (anode used up) or no electrolyte left
+    if not ok.any():
+        return {"final_thickness_nm": None, "last_ps": None, "fits": {}, "best_law": None,
+                "error": "no analysis with both Li metal and electrolyte"}
+    last = int(np.nonzero(ok)[0][-1])
+    out = {"final_thickness_nm": float(thickness[last]),
+           "last_ps": None if last == len(t) - 1 else float(t[last])}
+    try:
+        fits = fit_laws(t[ok], thickness[ok], window)
+        out["fits"] = {k: f.as_dict() for k, f in fits.items()}
+        out["best_law"] = best_law(fits)
+    except ValueError as exc:
+        out["fits"], out["best_law"], out["error"] = {}, None, str(exc)
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 __all__ = ["add_analyze_subcommand", "add_plot_subcommand"]
@@ -18,8 +19,8 @@ def _window(text: str) -> tuple[float, float]:
     return t0, t1
 
 
-def _common(p):
-    p.add_argument("files", nargs="+", metavar="RUN.h5",
+def _common(p, nargs="+"):
+    p.add_argument("files", nargs=nargs, metavar="RUN.h5",
                    help="H5MD files of the SEI monitor (inputs/sei.in writes PREFIX.h5)")
     p.add_argument("--temperature", type=float, metavar="K",
                    help="temperature of every file (overrides the recorded temperature_K)")
@@ -49,6 +50,10 @@ def _analyze(args) -> int:
     from .report import format_table, to_csv, to_json
     from .runs import group_runs
 
+    if args.frames and len(args.files) != 1:
+        raise ValueError("--frames belongs to one run: give exactly one RUN.h5")
+    if args.every < 1 or args.cutoff <= 0:
+        raise ValueError(f"--every {args.every} must be >= 1 and --cutoff {args.cutoff} A positive")
     groups = []
     for condition, runs in group_runs(_load(args)).items():
         results = [analyse_run(r, window=args.window, floor=args.floor, avrami=args.avrami)
@@ -59,6 +64,8 @@ def _analyze(args) -> int:
         groups.append({"condition": {"temperature_K": T, "pressure_bar": P, "model": model},
                        "condition_label": label or "unknown condition",
                        "runs": results, "seed_spread": seed_spread(results)})
+    if args.frames:
+        _percolation(args, groups)
     if args.json:
         Path(args.json).write_text(to_json(groups) + "\n")
     if args.csv:
@@ -68,14 +75,67 @@ def _analyze(args) -> int:
     return 0
 
 
+def _percolation(args, groups) -> None:
+    """Stage 4 from dump frames, into the one run's result."""
+    from .frames import percolation_series, read_label_frames
+
+    if len(args.files) != 1:
+        raise ValueError("--frames belongs to one run: give exactly one RUN.h5")
+    (result,) = [r for g in groups for r in g["runs"]]
+    if args.timestep is not None:
+        dt_ps = args.timestep / 1000.0
+    else:  # the run's own steps and times (the guard may halve the step: then give --timestep)
+        run = _load(args)[0]
+        steps = run.extra["steps"]
+        if steps[-1] == steps[0]:
+            raise ValueError(f"{args.files[0]}: one step only; give --timestep FS")
+        dt_ps = float((run.time_ps[-1] - run.time_ps[0]) / (steps[-1] - steps[0]))
+    frames = read_label_frames(args.frames, args.label_column, args.every)
+    perc = percolation_series(frames, dt_ps, cutoff=args.cutoff,
+                              progress=None if args.quiet else sys.stderr)
+    perc["timestep_fs"] = dt_ps * 1000.0
+    result["percolation"] = perc
+    result["stages"]["sealed_ps"] = perc["first_separated_ps"]
+
+
 def _plot(args) -> int:
     from .plot import plot_runs
 
     if Path(args.output).suffix.lower() not in {".png", ".pdf", ".svg"}:
         raise ValueError(f"{args.output}: the output must end in .png, .pdf or .svg")
+    if args.snapshot:
+        return _snapshot(args)
+    if not args.files:
+        raise ValueError("give RUN.h5 files (or --snapshot DUMP)")
     plot_runs(_load(args), args.output, log_time=args.log_time, window=args.window,
               floor=args.floor, fits=not args.no_fits, dpi=args.dpi)
     print(f"wrote {args.output}")
+    return 0
+
+
+def _snapshot(args) -> int:
+    from .frames import read_label_frames
+    from .plot import plot_snapshot
+
+    if args.files:
+        raise ValueError("--snapshot draws one dump frame: give no RUN.h5 files with it")
+    frames = read_label_frames(args.snapshot, args.label_column)
+    if not -len(frames) <= args.frame < len(frames):
+        raise ValueError(f"{args.snapshot}: frame {args.frame} out of range ({len(frames)} frames)")
+    frame = frames[args.frame]
+    renderer = args.renderer
+    if renderer in ("auto", "ovito"):
+        try:
+            plot_snapshot(frame, args.output, renderer="ovito", dpi=args.dpi)
+            print(f"wrote {args.output} (OVITO, step {frame.step})")
+            return 0
+        except Exception as exc:  # no OVITO, or no Vulkan driver for its renderer
+            reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+            if renderer == "ovito":
+                raise ValueError(f"OVITO could not render: {reason}") from None
+            print(f"OVITO could not render ({reason}); drawn with matplotlib", file=sys.stderr)
+    plot_snapshot(frame, args.output, renderer="matplotlib", dpi=args.dpi)
+    print(f"wrote {args.output} (matplotlib, step {frame.step})")
     return 0
 
 
@@ -96,6 +156,19 @@ def add_analyze_subcommand(sub) -> None:
                     "(reduced rate 10x below its peak). Runs are grouped by the recorded\n"
                     "temperature, pressure and potential, seeds within a group summarised.")
     _common(p)
+    p.add_argument("--frames", metavar="DUMP",
+                   help="LAMMPS text dump of the (one) run with per-atom phase labels "
+                        "(fix sei ... labels=yes; dump ... id type x y z f_sei): stage 4, the "
+                        "first frame where the crystalline layer seals Li metal off the pristine "
+                        "electrolyte (no non-crystalline neighbour path through the cell)")
+    p.add_argument("--label-column", metavar="NAME",
+                   help="dump column of the labels (default: the one f_/c_/v_ column)")
+    p.add_argument("--every", type=int, default=1, metavar="K", help="every K-th dump frame (default 1)")
+    p.add_argument("--cutoff", type=float, default=3.0, metavar="A",
+                   help="neighbour distance joining non-crystalline atoms, A (default 3.0, about "
+                        "the first shell; much larger jumps across a thin crystalline layer)")
+    p.add_argument("--timestep", type=float, metavar="FS",
+                   help="MD timestep in fs for the dump's steps (default: from the H5MD file)")
     p.add_argument("--avrami", action="store_true",
                    help="also fit the crystalline fraction with Avrami (JMAK) kinetics")
     p.add_argument("--json", metavar="FILE", help="write every result to FILE as JSON")
@@ -110,8 +183,21 @@ def add_plot_subcommand(sub) -> None:
         description="Left: reduced % vs time (paper Fig. 3), colour = temperature, the first "
                     "seed of a condition thick, further seeds thin, best law dashed. Right: "
                     "crystalline (solid) and amorphous (dotted) % vs time (Fig. 5) with the "
-                    "onset law dashed.")
-    _common(p)
+                    "onset law dashed. With the monitor's profile_bins: a second row with "
+                    "the reduced-layer thickness vs time (total and per interface) and a "
+                    "time-vs-depth map of the phase profile. --snapshot DUMP instead draws "
+                    "one frame coloured by phase label (Fig. 4).")
+    _common(p, nargs="*")
+    p.add_argument("--snapshot", metavar="DUMP",
+                   help="Fig. 4: draw one frame of a dump with per-atom phase labels "
+                        "(fix sei ... labels=yes; dump ... id type x y z f_sei)")
+    p.add_argument("--frame", type=int, default=-1, metavar="K",
+                   help="which frame of --snapshot (0-based; default -1, the last)")
+    p.add_argument("--label-column", metavar="NAME",
+                   help="dump column of the labels (default: the one f_/c_/v_ column)")
+    p.add_argument("--renderer", choices=["auto", "ovito", "matplotlib"], default="auto",
+                   help="--snapshot renderer: auto (OVITO when it can render, else matplotlib; "
+                        "OVITO needs a Vulkan driver such as Debian's mesa-vulkan-drivers)")
     p.add_argument("-o", "--output", default="sei.png",
                    help="figure file, .png, .pdf or .svg (default sei.png)")
     p.add_argument("--log-time", action="store_true", help="logarithmic time axis")

@@ -50,6 +50,25 @@ def format_table(groups: list[dict]) -> str:
                 lines.append(f"  seed {_f(r['seed'], '{}')}: reduced layer {r['final_thickness_nm']:.2f} nm "
                              f"at the end; thickness law {tf['law']} ({tf['formula']}, nm): {pars}, "
                              f"R2 {tf['r2']:.3f}")
+            for k, side in enumerate(r.get("interfaces") or []):
+                f = (side.get("fits") or {}).get(side.get("best_law") or "")
+                law = (f"law {f['law']}: " + ", ".join(f"{n} {v:.3g}" for n, v in f["params"].items())
+                       + f", R2 {f['r2']:.3f}") if f else side.get("error", "no fit")
+                end = ("no thickness" if side["final_thickness_nm"] is None
+                       else f"{side['final_thickness_nm']:.2f} nm at the end" if side.get("last_ps") is None
+                       else f"{side['final_thickness_nm']:.2f} nm at {side['last_ps']:.4g} ps, the last "
+                            f"analysis with Li metal and electrolyte")
+                lines.append(f"    interface {k + 1} ({'Li below' if k == 0 else 'Li above'} the "
+                             f"electrolyte): {end}; {law}")
+            perc = r.get("percolation")
+            if perc:
+                first = perc["first_separated_ps"]
+                lines.append(f"  seed {_f(r['seed'], '{}')}: crystalline layer seals the anode off "
+                             f"the pristine electrolyte: "
+                             + (f"first at {first:.4g} ps" if first is not None else "not in the frames")
+                             + f" ({perc['n_frames']} dump frames: "
+                             + ", ".join(f"{n} {k}" for k, n in perc["frames_by_state"].items())
+                             + f"; neighbour cutoff {perc['cutoff_A']:g} A)")
         sp = g.get("seed_spread") or {}
         if len(g["runs"]) > 1:
             parts = [f"{k} {v['mean']:.3g} +- {v['std']:.2g}" for k, v in sp.items() if v]
@@ -72,7 +91,8 @@ CSV_COLUMNS = ["path", "temperature_K", "pressure_bar", "model", "seed", "t_end_
                "sqrt_a", "sqrt_a_err", "sqrt_r2", "sqrt_aic",
                "crystalline_onset_ps", "crystalline_n", "crystalline_n_lo95", "crystalline_n_hi95",
                "amorphous_onset_ps", "coalescence_ps", "conversion_at_coalescence_pct", "stall_ps",
-               "final_thickness_nm", "thickness_best_law"]
+               "final_thickness_nm", "thickness_best_law", "interface1_thickness_nm",
+               "interface2_thickness_nm", "sealed_ps"]
 
 
 def to_csv(groups: list[dict]) -> str:
@@ -106,5 +126,8 @@ def to_csv(groups: list[dict]) -> str:
                 row[k] = r["stages"][k]
             row["final_thickness_nm"] = r.get("final_thickness_nm")
             row["thickness_best_law"] = r.get("thickness_best_law")
+            for k, side in enumerate(r.get("interfaces") or []):
+                row[f"interface{k + 1}_thickness_nm"] = side["final_thickness_nm"]
+            row["sealed_ps"] = (r.get("percolation") or {}).get("first_separated_ps")
             w.writerow({k: v for k, v in row.items() if k in CSV_COLUMNS})
     return buf.getvalue()

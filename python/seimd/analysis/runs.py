@@ -32,6 +32,9 @@ class Run:
     model: str | None = None
     seed: int | None = None
     thickness_nm: np.ndarray | None = None  # monitor profile_bins > 0: reduced layer, nm
+    interface_thickness_nm: np.ndarray | None = None  # [n, 2] nm: from each interface
+    profile: np.ndarray | None = None       # [n, bins, 4] atoms per label and z slab
+    lz_A: np.ndarray | None = None          # [n] box length along z, A
     extra: dict = field(default_factory=dict)
 
     @property
@@ -85,6 +88,15 @@ def load_run(path: str | os.PathLike, *, temperature=None, pressure=None, model=
     model = model or par.get("potential")
     if model:
         model = Path(str(model)).stem  # the .mtp file name says which model
+    profile = np.asarray(obs["profile"].value) if "profile" in obs else None
+    lz = np.asarray(obs["lz"].value, float) if "lz" in obs else None
+    if "interface_thickness" in obs:
+        per_interface = np.asarray(obs["interface_thickness"].value, float)
+    elif profile is not None and lz is not None:   # files written before it was recorded
+        from ..sei.profile import interface_thickness_nm
+        per_interface = np.array([interface_thickness_nm(p, z) for p, z in zip(profile, lz)])
+    else:
+        per_interface = None
     return Run(path, np.asarray(obs["reduced"].time, float),
                *(np.asarray(obs[n].value, float) for n in REQUIRED),
                temperature_K=_number(temperature if temperature is not None else par.get("temperature_K")),
@@ -93,7 +105,9 @@ def load_run(path: str | os.PathLike, *, temperature=None, pressure=None, model=
                seed=_number(seed if seed is not None else par.get("seed"), int),
                thickness_nm=(np.asarray(obs["reduced_thickness"].value, float)
                              if "reduced_thickness" in obs else None),
-               extra={"segments": len(segments)})
+               interface_thickness_nm=per_interface, profile=profile, lz_A=lz,
+               extra={"segments": len(segments),
+                      "steps": np.asarray(obs["reduced"].step, np.int64)})
 
 
 def group_runs(runs: list[Run]) -> dict[tuple, list[Run]]:

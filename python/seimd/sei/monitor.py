@@ -33,7 +33,8 @@ lengths in A):
     profile_bins=0     N > 0: also write, per analysis, the atoms of each phase label in N
                        slabs of z (observable "profile", [N, 4]), the box length "lz" (A)
                        and the reduced-layer thickness "reduced_thickness" (nm, summed over
-                       the cell's interfaces; seimd.sei.profile); needs the labels' wider
+                       the cell's interfaces) and per interface "interface_thickness"
+                       ([2] nm, seimd.sei.profile); needs the labels' wider
                        ghost shell. Off by default: a file keeps the observables it was
                        created with, so continuations must use the same setting
     progress=10        every this many analyses a line "SEI progress: ..." with the speed
@@ -236,11 +237,12 @@ class Monitor:
     def _profile_row(profile) -> dict:
         if profile is None:
             return {}
-        from .profile import reduced_thickness_nm
+        from .profile import interface_thickness_nm, reduced_thickness_nm
 
         hist, lz = profile
         return {"profile": hist, "lz": np.float64(lz),
-                "reduced_thickness": np.float64(reduced_thickness_nm(hist, lz))}
+                "reduced_thickness": np.float64(reduced_thickness_nm(hist, lz)),
+                "interface_thickness": interface_thickness_nm(hist, lz)}
 
     def _open_writer(self, ctx):
         from .h5md import H5MDObservables
@@ -249,7 +251,8 @@ class Monitor:
         if self.profile_bins:
             observables.update({"profile": (None, (self.profile_bins, 4), np.int64),
                                 "lz": ("Ang", (), np.float64),
-                                "reduced_thickness": ("nm", (), np.float64)})
+                                "reduced_thickness": ("nm", (), np.float64),
+                                "interface_thickness": ("nm", (2,), np.float64)})
         p = self.params
         parameters = {"ps_cutoff_A": p.ps_cutoff, "fcc_rmsd_cutoff": p.fcc_rmsd_cutoff,
                       "fcc_matcher": p.fcc_matcher,

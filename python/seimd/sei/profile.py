@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["label_profile", "reduced_thickness_nm"]
+__all__ = ["label_profile", "reduced_thickness_nm", "interface_thickness_nm"]
 
 N_LABELS = 4
 
@@ -40,3 +40,47 @@ def reduced_thickness_nm(profile, lz_A: float) -> float:
     electrolyte = p[:, 1:].sum(axis=1)
     share = np.divide(p[:, 2] + p[:, 3], electrolyte, out=np.zeros(len(p)), where=electrolyte > 0)
     return float(share.sum() * lz_A / len(p) / 10.0)
+
+
+def interface_thickness_nm(profile, lz_A: float) -> np.ndarray:
+    """[2] nm: the reduced layer grown from each face of the electrolyte, (first, second).
+
+    The electrolyte is the longest run of slabs with more electrolyte atoms (labels 1-3)
+    than Li metal (label 0), found on the periodic ring of slabs; "first" is the face
+    where, going up in z, Li metal gives way to electrolyte, "second" the face where the
+    electrolyte gives way to Li metal again (for the models of `seimd build`: the bottom and
+    the top of the LPSC block, whichever way it wraps around the box). The run is split at
+    the centre of its pristine atoms (the middle of the run once nothing is pristine), and
+    each side's reduced share (reduced_thickness_nm) is summed over its slabs, a slab cut by
+    the split counting in proportion. Both NaN without Li metal or without electrolyte:
+    then there is no interface to measure from."""
+    p = np.asarray(profile, float)
+    n = len(p)
+    metal = p[:, 0] >= p[:, 1:].sum(axis=1)
+    if metal.all() or not metal.any():
+        return np.full(2, np.nan)
+    start = int(np.argmax(metal))            # rotate so that slab 0 is metal: runs never wrap
+    q = np.roll(p, -start, axis=0)
+    is_el = ~np.roll(metal, -start)
+    runs, k = [], 0
+    while k < n:
+        if is_el[k]:
+            j = k
+            while j < n and is_el[j]:
+                j += 1
+            runs.append((k, j))
+            k = j
+        else:
+            k += 1
+    a, b = max(runs, key=lambda r: r[1] - r[0])
+    seg = q[a:b]
+    pristine = seg[:, 1]
+    centres = np.arange(b - a) + 0.5
+    split = (float((pristine * centres).sum() / pristine.sum()) if pristine.sum() > 0
+             else (b - a) / 2.0)
+    electrolyte = seg[:, 1:].sum(axis=1)
+    share = np.divide(seg[:, 2] + seg[:, 3], electrolyte, out=np.zeros(len(seg)),
+                      where=electrolyte > 0)
+    below = np.clip(split - np.arange(b - a), 0.0, 1.0)   # part of each slab before the split
+    width_nm = lz_A / n / 10.0
+    return np.array([(share * below).sum(), (share * (1.0 - below)).sum()]) * width_nm
