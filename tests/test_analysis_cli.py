@@ -29,6 +29,8 @@ def test_analyze_table_json_csv(runs, tmp_path, capsys):
     assert [len(g["runs"]) for g in data["groups"]] == [2, 1]
     r = data["groups"][0]["runs"][0]
     assert r["best_law"] == "log" and abs(r["reduced_fits"]["log"]["params"]["b"] - 3) < 0.1
+    # d/dt (5 + 3 ln t) = 3/t: 1.5e-3 %/ps at t = 2000 ps
+    assert r["log_law_rate_at_end_pct_per_ps"] == pytest.approx(3 / 2000, rel=0.05)
     assert data["groups"][0]["seed_spread"]["log_b_pct"]["n"] == 2
     rows = list(csv.DictReader(cs.open()))
     assert len(rows) == 3 and abs(float(rows[0]["log_b_pct"]) - 3) < 0.1

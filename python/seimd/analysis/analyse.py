@@ -26,6 +26,9 @@ def analyse_run(run: Run, *, window: tuple[float, float] | None = None,
         fits = fit_laws(t, run.reduced, window)
         out["reduced_fits"] = {k: f.as_dict() for k, f in fits.items()}
         out["best_law"] = best_law(fits)
+        # Butler-Volmer reading of the log law: flux ~ exp(-x/b), dx/dt = b/t
+        b = out["reduced_fits"].get("log", {}).get("params", {}).get("b")
+        out["log_law_rate_at_end_pct_per_ps"] = None if b is None else float(b / t[-1])
     except ValueError as exc:  # too few samples or flat curve: say so, analyse the rest
         out["reduced_fits"], out["best_law"], out["fit_error"] = {}, None, str(exc)
     if run.thickness_nm is not None:  # the same laws for the layer thickness (nm)

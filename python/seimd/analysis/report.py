@@ -73,7 +73,9 @@ def format_table(groups: list[dict]) -> str:
         if len(g["runs"]) > 1:
             parts = [f"{k} {v['mean']:.3g} +- {v['std']:.2g}" for k, v in sp.items() if v]
             lines.append("  seed spread (mean +- std): " + "; ".join(parts))
-    lines.append("b: slope of reduced% = a + b ln(t/ps); law: smallest AIC of log, power, sqrt; "
+    lines.append("b: slope of reduced% = a + b ln(t/ps); in the paper's Butler-Volmer picture the "
+                 "Li flux falls as exp(-reduced%/b), so b is the reduced % over which the flux "
+                 "drops e-fold and the rate is b/t; law: smallest AIC of log, power, sqrt; "
                  "onset: first sustained crystalline rise above the noise floor; n cryst: "
                  "crystalline% - base = A (t-onset)^n; coal: amorphous maximum (conv = "
                  "crystalline/reduced there); stall: reduced rate < peak/10")
