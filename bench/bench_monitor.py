@@ -64,18 +64,21 @@ def late_stage_model():
 
 
 def run(data: Path, work: Path, ranks: int, steps: int, every: int, potential: str,
-        matcher: str) -> dict:
+        matcher: str, profile_bins: int = 0) -> dict:
+    extra = {"monitor_args": f"profile_bins={profile_bins}"} if profile_bins else {}
     out = run_sei(work, ranks, data=data, potential=potential, temperature=400,
                   run_ps=steps / 1000, restart_every=steps, thermo_every=every or 100,
-                  dump_every=0, monitor_every=every, prefix=work / f"{data.stem}-{ranks}-{every}",
-                  fcc_matcher=matcher)
-    loop = re.search(r"Loop time of (\S+) on \d+ procs for (\d+) steps with (\d+) atoms", out)
-    modify = re.search(r"^Modify\s*\|\s*\S+\s*\|\s*(\S+)", out, re.M)    # average over ranks
+                  dump_every=0, monitor_every=every,
+                  prefix=work / f"{data.stem}-{ranks}-{every}-{profile_bins}",
+                  fcc_matcher=matcher, **extra)
+    # every run of the lmp call (the setup check's run 0 included): summed
+    loops = re.findall(r"Loop time of (\S+) on \d+ procs for (\d+) steps with (\d+) atoms", out)
+    modify = sum(float(m) for m in re.findall(r"^Modify\s*\|\s*\S+\s*\|\s*(\S+)", out, re.M))
     calls = len(re.findall(r"^SEI \d+ ", out, re.M))
     own = re.search(r"then (\S+) ms each", out)    # the monitor's own timing, rank 0
     last = re.findall(r"^SEI \d+ \S+ (\S+) (\S+) ", out, re.M)
-    return {"loop": float(loop.group(1)), "steps": int(loop.group(2)), "atoms": int(loop.group(3)),
-            "modify": float(modify.group(1)), "calls": calls,
+    return {"loop": sum(float(x[0]) for x in loops), "steps": sum(int(x[1]) for x in loops),
+            "atoms": int(loops[-1][2]), "modify": modify, "calls": calls,
             "own_ms": float(own.group(1)) if own else float("nan"),
             "reduced": float(last[-1][0]) if last else float("nan"),
             "crystalline": float(last[-1][1]) if last else float("nan")}
@@ -97,6 +100,9 @@ def main() -> None:
                         help="MTP file (default: the shipped default of inputs/sei.in)")
     parser.add_argument("--matcher", default="template", choices=["template", "ovito-ptm"],
                         help="fcc matcher of the monitor (SEIParams.fcc_matcher)")
+    parser.add_argument("--profile-bins", type=int, default=0, metavar="N",
+                        help="also time the monitor with profile_bins=N (phase profiles and "
+                             "thickness; rows marked +prof)")
     args = parser.parse_args()
 
     from seimd.build import named_model, write_interface
@@ -118,15 +124,17 @@ def main() -> None:
         for ranks in args.ranks:
             off = best([run(data, work, ranks, args.steps, 0, args.potential, args.matcher)
                         for _ in range(args.repeat)])
-            on = best([run(data, work, ranks, args.steps, args.every, args.potential, args.matcher)
-                       for _ in range(args.repeat)])
-            in_loop = args.steps // args.every    # the call at setup (step 0) is outside the loop
-            per_call = (on["modify"] - off["modify"]) / in_loop
-            md_per_interval = off["loop"] / off["steps"] * args.every
-            print(f"{model:>6} {off['atoms']:>6} {ranks:>5} {off['loop'] / off['steps'] * 100:14.3f} "
-                  f"{on['calls']:>5} {1e3 * per_call:14.1f} {100 * per_call / md_per_interval:6.2f}% "
-                  f"{on['own_ms']:11.1f} {0.1 * on['own_ms'] / md_per_interval:7.2f}% "
-                  f"{on['loop'] / off['loop']:10.3f} {on['reduced']:8.2f} {on['crystalline']:7.2f}")
+            for bins in [0] + ([args.profile_bins] if args.profile_bins else []):
+                on = best([run(data, work, ranks, args.steps, args.every, args.potential,
+                               args.matcher, bins) for _ in range(args.repeat)])
+                in_loop = args.steps // args.every  # the call at setup (step 0) is outside the loop
+                per_call = (on["modify"] - off["modify"]) / in_loop
+                md_per_interval = off["loop"] / off["steps"] * args.every
+                name = model + ("+prof" if bins else "")
+                print(f"{name:>6} {off['atoms']:>6} {ranks:>5} {off['loop'] / off['steps'] * 100:14.3f} "
+                      f"{on['calls']:>5} {1e3 * per_call:14.1f} {100 * per_call / md_per_interval:6.2f}% "
+                      f"{on['own_ms']:11.1f} {0.1 * on['own_ms'] / md_per_interval:7.2f}% "
+                      f"{on['loop'] / off['loop']:10.3f} {on['reduced']:8.2f} {on['crystalline']:7.2f}")
 
 
 if __name__ == "__main__":
