@@ -65,6 +65,10 @@ def test_config_defaults_schedule_and_errors():
     assert [round(th.break_at(i), 6) for i in (0, 3, 9, 10, 50)] == [5.5, 4.5, 2.5, 2.5, 2.5]
     assert th.save_at(0) == th.save_at(99) == 1.5
     assert th.final() == (1.5, 2.5) and th.final_iteration() == 9
+    assert cfg.train.weighting == "structures"   # what learn.toml's weights were tuned with
+    raw = json.loads(json.dumps(MINIMAL))
+    raw.setdefault("train", {})["weighting"] = "vibrations"
+    assert parse_config(raw).train.weighting == "vibrations"
     assert not th.at_final(8) and th.at_final(9)
     geo = Thresholds((1.5,), 5.5, 2.5, 3, "geometric")
     assert np.isclose(geo.break_at(1), np.sqrt(5.5 * 2.5))
@@ -74,7 +78,8 @@ def test_config_defaults_schedule_and_errors():
                        ({"thresholds": {"save": 3.0}}, "must exceed the save"),
                        ({"oracle": {"kind": "vasp"}}, "oracle.kind"),
                        ({"md": {"vars": {"data": "x", "grade_break": 3}}}, "set by seimd learn"),
-                       ({"run": {"species": []}}, "non-empty")]:
+                       ({"run": {"species": []}}, "non-empty"),
+                       ({"train": {"weighting": "N3"}}, "train.weighting")]:
         raw = json.loads(json.dumps(MINIMAL))
         for section, values in bad.items():
             raw.setdefault(section, {}).update(values)

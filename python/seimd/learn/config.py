@@ -148,6 +148,10 @@ KEYS: list[Key] = [
     Key("train", "energy_weight", 1.0, "float", "w_E (energy per atom)"),
     Key("train", "force_weight", 0.01, "float", "w_F, A^2"),
     Key("train", "stress_weight", 0.001, "float", "w_S (virial per atom)"),
+    Key("train", "weighting", "structures", "str",
+        "how energy and virial errors are weighted per configuration (seimd train "
+        "--weighting): structures (per atom, N^2; the default here, what inputs/learn.toml's "
+        "weights were tuned with), vibrations (N, MLIP-2's default) or molecules (1)"),
     Key("train", "warm_start", True, "bool",
         "retrain from the current potential (false: from scratch every iteration)"),
     Key("train", "threads", 1, "int", "OpenMP threads of each kernel call (parallelism is MPI)"),
@@ -467,6 +471,9 @@ def _validate(v: dict, source: str) -> None:
     if v["md"]["harvest"] not in ("auto", "configuration", "neighbourhood"):
         raise fail(f"md.harvest must be auto, configuration or neighbourhood, got "
                    f"{v['md']['harvest']!r}")
+    if v["train"]["weighting"] not in ("structures", "vibrations", "molecules"):
+        raise fail(f"train.weighting must be structures, vibrations or molecules, got "
+                   f"{v['train']['weighting']!r}")
     t = v["thresholds"]
     if t["schedule"] not in ("linear", "geometric"):
         raise fail(f"thresholds.schedule must be linear or geometric, got {t['schedule']!r}")

@@ -708,11 +708,11 @@ class Learner:
         t = self.cfg.train
         trained, report = retrain(
             start, configs, self.species, max_iter=max_iter, tol=t.tol, tol_window=t.tol_window,
-            # per-atom ("structures", N^2) weighting, fixed: learn's energy_weight values
-            # (inputs/learn.toml: 20) were tuned with it, and `seimd train`'s default
-            # (vibrations, N) would silently reweigh resumed runs
+            # train.weighting defaults to "structures" (N^2), not `seimd train`'s
+            # "vibrations": learn's energy_weight values (inputs/learn.toml: 20) were tuned
+            # with it, and a changed default would silently reweigh resumed runs
             weights={"energy": t.energy_weight, "forces": t.force_weight,
-                     "stress": t.stress_weight, "weighting": "structures"},
+                     "stress": t.stress_weight, "weighting": t.weighting},
             seed=self.cfg.run.seed, warm_start=t.warm_start, threads=t.threads, comm=self.comm,
             log_path=log_path, on_iteration=lambda n: _kill_point("train", iteration, n))
         summary = {"train_errors": report.train_errors.as_dict(), "iterations": report.iterations,
