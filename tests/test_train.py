@@ -287,3 +287,23 @@ def test_mpi_two_ranks_match_one_process(tmp_path):
     assert abs(l1 - l2) <= 1e-10 * abs(l1)
     assert two["loss_final"] == pytest.approx(one["loss_final"], rel=1e-8)
     assert mtp2.is_trained
+
+
+def test_cfg_feature_weight_sets_the_configuration_weight(tmp_path):
+    """`Feature weight W` in a .cfg is the configuration's w_c; a bad value is one clear error."""
+    from seimd.io.cfg import Configuration, format_cfg
+    from seimd.train import to_training_set
+
+    def conf(features):
+        return Configuration(types=np.array([0, 0]), positions=np.array([[0.0, 0, 0], [1.5, 0, 0]]),
+                             cell=np.eye(3) * 6, energy=-1.0, forces=np.zeros((2, 3)),
+                             features=features)
+
+    ts = to_training_set([conf([("weight", "5")]), conf([("tag", "x")])])
+    assert [c.weight for c in ts] == [5.0, 1.0]
+    from seimd.train.data import load_training_set
+    path = tmp_path / "w.cfg"
+    path.write_text(format_cfg(conf([("weight", "2.5")])) + format_cfg(conf([])))
+    assert [c.weight for c in load_training_set(path)] == [2.5, 1.0]
+    with pytest.raises(ValueError, match="Feature weight 'heavy' is not a number"):
+        to_training_set([conf([("weight", "heavy")])])

@@ -320,9 +320,11 @@ def write_task(name, frames):
 OLD = HERE.parent / "make_lipscl_l08"
 
 
-def merge():
+def merge(pbe_weight: float = 1.0):
     """train-sei.cfg: this pipeline's data + the reduction data of make_lipscl_l08, less its
-    16 Li2S configurations, which are not antifluorite (see tests/test_structures.py)."""
+    16 Li2S configurations, which are not antifluorite (see tests/test_structures.py).
+    PBE-labelled configurations get `Feature weight pbe_weight` (their w_c in seimd train):
+    37 small cells among ~900 otherwise weigh too little to move the Li-rich energetics."""
     from seimd.io.cfg import read_cfg, write_cfg
     confs, counts = [], {}
     for p in sorted(DATA.glob("*.cfg.gz")):
@@ -331,6 +333,9 @@ def merge():
         if pbe.exists():
             p, name = pbe, name + " (PBE)"
         part = list(read_cfg(gzip.open(p, "rt").read()))
+        if pbe.exists() and pbe_weight != 1.0:
+            for c in part:
+                c.features = [f for f in c.features if f[0] != "weight"] + [("weight", f"{pbe_weight:g}")]
         counts[name] = len(part)
         confs += part
     old = sorted(OLD.glob("part-*.cfg.gz")) + sorted(OLD.glob("learn-*.cfg.gz"))
@@ -354,6 +359,8 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated task names")
     ap.add_argument("--stride", default="0/1", help="K/M: every M-th task from the K-th (parallel runs)")
     ap.add_argument("--merge", action="store_true")
+    ap.add_argument("--pbe-weight", type=float, default=1.0,
+                    help="--merge: configuration weight w_c of the PBE-labelled cells (default 1)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     all_tasks = tasks()
@@ -362,7 +369,7 @@ def main():
             print(f"{'done' if (DATA / f'{name}.cfg.gz').exists() else '    '}  {name}")
         return
     if args.merge:
-        merge()
+        merge(args.pbe_weight)
         return
     common.teacher("7net0", args.threads)
     k0, m = map(int, args.stride.split("/"))

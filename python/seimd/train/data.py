@@ -19,8 +19,9 @@ Sources (:func:`load_training_set`, :func:`to_training_set`):
 * :class:`seimd.io.cfg.Configuration`, ``ase.Atoms`` or
   :class:`TrainingConfiguration` objects.
 
-Configuration weights w_c (default 1) can be set on the objects, or for
-``ase.Atoms`` by ``atoms.info['weight']``.
+Configuration weights w_c (default 1) can be set on the objects, for ``ase.Atoms`` by
+``atoms.info['weight']``, and in a ``.cfg`` file by a feature line ``Feature weight W``
+(MLIP's .cfg carries free-form features; seimd reads this one).
 
 Splits are reproducible: :func:`split_holdout` and :func:`kfold_splits` draw
 with ``numpy.random.default_rng(seed)``.
@@ -155,10 +156,17 @@ def _from_cfg(config: Configuration, source: str) -> TrainingConfiguration:
     virial = None
     if config.plus_stress is not None:
         virial = voigt_to_matrix(config.plus_stress)
+    weight = 1.0
+    for key, value in config.features:
+        if key == "weight":
+            try:
+                weight = float(value)
+            except ValueError:
+                raise ValueError(f"{source}: Feature weight {value!r} is not a number") from None
     return TrainingConfiguration(
         species=config.types, positions=config.positions, cell=cell, pbc=pbc,
         energy=config.energy, forces=config.forces, virial=virial, source=source,
-        info={"features": list(config.features)},
+        info={"features": list(config.features)}, weight=weight,
     )
 
 
