@@ -51,8 +51,9 @@ and 1.0 % / 1.8 % of anions differ at 0.3 / 0.4 A (fcc fractions 97.4 vs 97.8 %,
 37.1 %); random packings and pristine LPSC are 0 % for both. A perfect bcc first shell
 (8 + 4 neighbours) is a distorted cuboctahedron at RMSD 0.1453, below the usual 0.15 in
 both methods; OVITO rejects most perfect-bcc sites only because its Voronoi ordering
-breaks the tie among the six second neighbours at random, this matcher accepts them. No
-bcc order occurs on the anion sublattice of the SEI; lower the cutoff to separate bcc.
+breaks the tie among the six second neighbours at random, this matcher accepts them. The
+SEI analysis therefore adds a bcc test of its own (seimd.sei.observables.bcc_like: where the
+neighbour distances have their gap), so bcc-like anion sublattices are not counted as fcc.
 """
 
 from __future__ import annotations

@@ -45,7 +45,13 @@ when
    the anions within 7.5 A only, which is what makes the result exact on an MPI rank
    with a finite ghost shell (see :func:`required_radius`). In the antifluorite the
    18th neighbour is a second-shell anion at a ~ 5.6 A, below a crystal surface a
-   third-shell anion at a sqrt(3/2) ~ 6.9 A.
+   third-shell anion at a sqrt(3/2) ~ 6.9 A;
+4. its shell is not bcc-like (:func:`bcc_like`: the gap in the neighbour distances after
+   the 14th neighbour is not larger than the one after the 12th). A perfect bcc first shell
+   (8 + 4 of the 6 second neighbours) is a distorted cuboctahedron at fcc RMSD 0.1453, under
+   the 0.15 cutoff; OVITO's PTM with its BCC template enabled calls it bcc, and so does this
+   test, so bcc-like anion sublattices (seen in glasses annealed at 600 K) do not count as
+   the antifluorite (tests/test_fcc_match.py compares with OVITO's PTM, FCC/HCP/BCC).
 
 Pristine anions are never crystalline (an intact PS4 cannot sit on antifluorite sites,
 and the free S and Cl of LPSC belong to the electrolyte); the template matching, the
@@ -389,6 +395,23 @@ def _nearest(targets, queries, cutoff) -> np.ndarray:
     return np.where(np.isfinite(d), i, -1).astype(np.int64)
 
 
+BCC_GAP_MARGIN = 0.05
+
+
+def bcc_like(dist) -> np.ndarray:
+    """Condition 4: the anion's shell is bcc-like (8 + 6 neighbours) rather than fcc (12).
+    dist [n, >= 16]: sorted distances to the nearest anions, column 0 the anion itself.
+    fcc (and hcp) have their first large gap after the 12th neighbour (r13/r12 = sqrt 2,
+    r15/r14 = 1), bcc after the 14th (r13/r12 = 1, r15/r14 = sqrt(8/3)/(2/sqrt 3) = sqrt 2);
+    bcc-like is the shell whose gap after the 14th exceeds the gap after the 12th by more
+    than BCC_GAP_MARGIN (0.05: with Gaussian noise of 0.2 A per component, beyond thermal
+    noise at 600 K, the difference stays below 0.05 on every fcc anion of the antifluorite
+    and above it on 99 % of the anions of a bcc sublattice; tests/test_sei_crystalline_bcc.py).
+    Without this a perfect bcc shell passes the fcc test (RMSD 0.1453 < 0.15)."""
+    dist = np.asarray(dist, float)
+    return dist[:, 15] / dist[:, 14] - dist[:, 13] / dist[:, 12] > BCC_GAP_MARGIN
+
+
 def _fcc_anions(anions, candidates, params) -> np.ndarray:
     """Crystalline-anion verdict (conditions 1-3 of the module docstring) of the
     `candidates` (bool mask) of the anion sublattice `anions` (A); False elsewhere."""
@@ -401,6 +424,7 @@ def _fcc_anions(anions, candidates, params) -> np.ndarray:
     dist, nbr = cKDTree(anions).query(anions[cand], k=k)    # column 0: the anion itself
     d_fcc, d_ptm = dist[:, FCC_NEIGHBOURS], dist[:, PTM_NEIGHBOURS]
     ok = (d_fcc <= params.fcc_max_distance) & (d_ptm <= params.ptm_max_distance)
+    ok &= ~bcc_like(dist)
     if not np.any(ok):
         return result
     cand, dist, nbr, d_ptm = cand[ok], dist[ok], nbr[ok], d_ptm[ok]
