@@ -320,15 +320,23 @@ def write_task(name, frames):
 OLD = HERE.parent / "make_lipscl_l08"
 
 
-def merge(pbe_weight: float = 1.0):
+def merge(pbe_weight: float = 1.0, keep_overlithiated: bool = False):
     """train-sei.cfg: this pipeline's data + the reduction data of make_lipscl_l08, less its
     16 Li2S configurations, which are not antifluorite (see tests/test_structures.py).
     PBE-labelled configurations get `Feature weight pbe_weight` (their w_c in seimd train):
-    37 small cells among ~900 otherwise weigh too little to move the Li-rich energetics."""
+    37 small cells among ~900 otherwise weigh too little to move the Li-rich energetics.
+    The 7net-0-labelled overli-* tasks (84+ atoms, too large for PBE here) are left out once
+    PBE labels of the small overlithiated cells exist: 7net-0 puts excess Li in the product
+    1.4-1.9 eV per Li too low against PBE (potentials/README.md), and the two label sets
+    would contradict each other (keep_overlithiated keeps them)."""
     from seimd.io.cfg import read_cfg, write_cfg
     confs, counts = [], {}
+    have_pbe = any((HERE / "data-pbe").glob("small-*.cfg.gz"))
     for p in sorted(DATA.glob("*.cfg.gz")):
         name = p.name.split(".")[0]
+        if have_pbe and name.startswith("overli-") and not keep_overlithiated:
+            print(f"  {name}: left out (7net-0 labels on overlithiated product; PBE small cells instead)")
+            continue
         pbe = HERE / "data-pbe" / p.name               # pbe_labels.py finish: PBE labels
         if pbe.exists():
             p, name = pbe, name + " (PBE)"
@@ -361,6 +369,8 @@ def main():
     ap.add_argument("--merge", action="store_true")
     ap.add_argument("--pbe-weight", type=float, default=1.0,
                     help="--merge: configuration weight w_c of the PBE-labelled cells (default 1)")
+    ap.add_argument("--keep-overlithiated", action="store_true",
+                    help="--merge: keep the 7net-0-labelled overli-* tasks even with PBE small cells")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     all_tasks = tasks()
@@ -369,7 +379,7 @@ def main():
             print(f"{'done' if (DATA / f'{name}.cfg.gz').exists() else '    '}  {name}")
         return
     if args.merge:
-        merge(args.pbe_weight)
+        merge(args.pbe_weight, args.keep_overlithiated)
         return
     common.teacher("7net0", args.threads)
     k0, m = map(int, args.stride.split("/"))

@@ -12,6 +12,7 @@ Usage (repository root, venv with gpaw and gpaw-data):
     python potentials/make_lipscl_sei/pbe_labels.py run [--only small-glass6,...] [--stride K/M]
     python potentials/make_lipscl_sei/pbe_labels.py shift      # the energy offset and its residual
     python potentials/make_lipscl_sei/pbe_labels.py finish     # data-pbe/<task>.cfg.gz
+    python potentials/make_lipscl_sei/pbe_labels.py table [--mtp X.mtp]   # Li-rich vs crystal + Li
 
 run appends one JSON line per configuration to data-pbe/<task>.jsonl (energy, forces, stress
 as computed by GPAW), so a killed run redoes at most the configuration it was in; --stride
@@ -160,13 +161,57 @@ def finish(args):
         print(f"  {task}: {len(labels)}/{len(frames)} configurations -> data-pbe/{task}.cfg.gz")
 
 
+def table(args):
+    """The relaxed small cells against the relaxed crystal (+ bcc Li) in PBE, 7net-0 and each
+    --mtp, meV/atom of the larger cell. mu_Li is the minimum of each teacher's bcc Li E(V) in
+    energetics.jsonl (an MTP needs `energetics.py run --teacher mtp:PATH` first). 7net-0's
+    energies are the labels of data/small-*.cfg.gz, PBE's those of data-pbe/*.jsonl."""
+    rows = [json.loads(line) for line in (HERE / "energetics.jsonl").read_text().splitlines() if line]
+    mu = {}
+    for r in rows:
+        if r["name"].startswith("eos:Li-bcc"):
+            mu[r["teacher"]] = min(mu.get(r["teacher"], np.inf), r["energy"] / r["n_atoms"])
+    teachers = ["pbe", "7net0"] + [f"mtp:{p}" for p in args.mtp]
+    for t in teachers[2:]:
+        if t not in mu:
+            raise SystemExit(f"{t}: no bcc Li E(V) in energetics.jsonl; run energetics.py run --teacher {t}")
+
+    def relaxed(task):
+        frames = configs(task)
+        i = next(k for k, a in enumerate(frames)
+                 if dict(a.info["cfg_features"]).get("tag", "").endswith(":relaxed"))
+        a = frames[i]
+        e = {"7net0": a.get_potential_energy()}
+        lab = done(task).get(i)
+        e["pbe"] = lab["energy"] if lab else np.nan
+        for t in teachers[2:]:
+            b = a.copy()
+            b.calc = common.teacher(t)
+            e[t] = b.get_potential_energy()
+        return len(a), e
+
+    _, e0 = relaxed("small-ss0")
+    print(f"{'small cell':>26} {'N':>3}" + "".join(f" {Path(t).stem[:24]:>24}" for t in teachers)
+          + "   (meV/atom)")
+    out = []
+    for task, k in (("small-glass0", 0), ("small-glass3", 3), ("small-glass6", 6),
+                    ("small-octa1", 1), ("small-octa2", 2), ("small-octa3", 3)):
+        n, e = relaxed(task)
+        d = {t: (e[t] - e0[t] - k * mu[t]) / n * 1e3 for t in teachers}
+        print(f"{task[6:] + f' - (crystal + {k} Li)':>26} {n:3d}" + "".join(f" {d[t]:24.1f}" for t in teachers))
+        out.append(dict(task=task, extra_li=k, n_atoms=n, meV_atom=d))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["run", "shift", "finish"])
+    ap.add_argument("what", choices=["run", "shift", "finish", "table"])
+    ap.add_argument("--mtp", action="append", default=[],
+                    help="table: also this .mtp (repeatable)")
     ap.add_argument("--only", default="", help="comma-separated tasks (default: all small-*)")
     ap.add_argument("--stride", default="0/1", help="K/M: every M-th configuration from the K-th")
     args = ap.parse_args()
-    {"run": run, "shift": shift, "finish": finish}[args.what](args)
+    {"run": run, "shift": shift, "finish": finish, "table": table}[args.what](args)
 
 
 if __name__ == "__main__":
