@@ -15,7 +15,9 @@ import pytest
 from lammps_runs import input_lines
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = sorted((REPO / "potentials").glob("*.mtp"))
+# the shipped potentials and the pipelines' candidates (potentials/make_*/lipscl-*.mtp)
+SHIPPED = (sorted((REPO / "potentials").glob("*.mtp"))
+           + sorted((REPO / "potentials").glob("make_*/lipscl-*.mtp")))
 MODELS = ["XS", "S", "M", "I", "II"]
 
 

@@ -7,7 +7,8 @@
 The cell: 3x3x7 cubic antifluorite cells of 5Li2S.Li3P.LiCl (252 anions = 36 formula
 units, 756 atoms, decorations random, seeded). The upper half is replaced by a random
 packing of its atoms, minimised, annealed (--t-melt, 1000 K, 5 ps, lower half held fixed)
-and quenched to T (5 ps), with the MTP itself; then everything
+and quenched to T (5 ps), with the MTP itself (NVE with at most 0.05 A per step and a
+Berendsen thermostat: the first steps out of a random packing otherwise shoot atoms away); then everything
 runs NPT at T, 1 bar (z barostat, x and y fixed to the crystal). Every 5 ps the SEI
 observables (seimd.sei.analyse) give the crystalline fraction: the crystal grows if it
 rises above the value after the quench. Writes the curve as JSON.
@@ -119,12 +120,14 @@ min_style cg
 minimize 0 1e-3 500 5000
 velocity top create {args.t_melt} {args.seed + 1} dist gaussian
 velocity bottom set 0 0 0
-fix melt top nvt temp {args.t_melt} {args.t_melt} 0.1
+fix melt top nve/limit 0.05
+fix melt_t top temp/berendsen {args.t_melt} {args.t_melt} 0.1
 run 5000
+unfix melt_t
+fix quench_t top temp/berendsen {args.t_melt} {T} 0.1
+run 5000
+unfix quench_t
 unfix melt
-fix quench top nvt temp {args.t_melt} {T} 0.1
-run 5000
-unfix quench
 unfix hold
 velocity all create {T} {args.seed + 2} dist gaussian
 fix npt all npt temp {T} {T} 0.1 z 1.0 1.0 1.0

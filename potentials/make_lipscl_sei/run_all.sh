@@ -14,7 +14,9 @@ python $D/generate.py
 #     ~3 h on 1 core, resumable), on the 7net-0 energy scale
 python $D/pbe_labels.py run
 python $D/pbe_labels.py finish
-python $D/generate.py --merge                     # train-sei.cfg = data/* + make_lipscl_l08 less its wrong Li2S
+# train-sei.cfg = data/* (PBE cells where labelled, 5x weight; the 7net-0 overli-* dropped)
+#                 + make_lipscl_l08 less its wrong Li2S
+python $D/generate.py --merge --pbe-weight 5
 
 # 2. energetics structures (7net-0 relaxed), then every teacher on them (PBE: hours)
 python $D/energetics.py structures
@@ -33,6 +35,29 @@ mpiexec -n 2 seimd train $T/v1.mtp $D/train-sei.cfg -o $D/lipscl-l08-sei-v2.mtp 
 sed -i 's/^potential_name = .*/potential_name = lipscl-l08-sei-v2_crystallization_data_7net-0_labels/' \
   $D/lipscl-l08-sei-v2.mtp
 
-# 4. checks: the potential on the same structures, the table of potentials/README.md
+# 3b. sei-v3: warm start from sei-v2 on the merged set with the PBE small cells (~4 min on 2 ranks)
+mpiexec -n 2 seimd train $D/lipscl-l08-sei-v2.mtp $D/train-sei.cfg -o $D/lipscl-l08-sei-v3.mtp \
+  --species-map Li,P,S,Cl --holdout 0.1 --seed 0 --max-iter 500 --weighting vibrations \
+  --energy-weight 2 --stress-weight 0.002 --report $D/train-report-v3.json
+sed -i 's/^potential_name = .*/potential_name = lipscl-l08-sei-v3_crystallization_data_7net-0_and_PBE_small_cells/' \
+  $D/lipscl-l08-sei-v3.mtp
+
+# 3c. sei-v3b: the PBE cells at 20x weight, 300 more iterations from sei-v3 (the start of step 5)
+python $D/generate.py --merge --pbe-weight 20
+mpiexec -n 2 seimd train $D/lipscl-l08-sei-v3.mtp $D/train-sei.cfg -o $D/lipscl-l08-sei-v3b.mtp \
+  --species-map Li,P,S,Cl --holdout 0.1 --seed 0 --max-iter 300 --weighting vibrations \
+  --energy-weight 2 --stress-weight 0.002 --report $D/train-report-v3b.json
+sed -i 's/^potential_name = .*/potential_name = lipscl-l08-sei-v3b_crystallization_data_7net-0_and_PBE_small_cells_x20/' \
+  $D/lipscl-l08-sei-v3b.mtp
+
+# 4. checks: the potentials on the same structures, the tables of potentials/README.md
 python $D/energetics.py run --teacher mtp:$D/lipscl-l08-sei-v2.mtp
+python $D/energetics.py run --teacher mtp:$D/lipscl-l08-sei-v3.mtp
+python $D/energetics.py run --teacher mtp:$D/lipscl-l08-sei-v3b.mtp
 python $D/energetics.py table
+python $D/pbe_labels.py table --mtp $D/lipscl-l08-sei-v2.mtp --mtp $D/lipscl-l08-sei-v3.mtp \
+  --mtp $D/lipscl-l08-sei-v3b.mtp
+
+# 5. active learning on model S at 300 and 400 K from sei-v3b (7net-0 labels on cut
+#    neighbourhoods; resumable: rerun to continue)
+seimd learn $D/learn-S-sei.toml
