@@ -106,18 +106,19 @@ def test_bcc_gap_rule_on_perfect_shells():
 @pytest.mark.parametrize("sigma", [0.0, 0.1, 0.2])
 def test_only_fcc_anions_count_as_crystalline(sigma):
     """For each sublattice: seimd's crystalline anions are those OVITO calls fcc, within
-    1 % of the anions; bcc and hcp sublattices are (almost) never crystalline, where the
-    fcc template alone (bcc: RMSD 0.1453 < 0.15) would call a perfect bcc sublattice fcc."""
+    3 % of the anions; bcc and hcp sublattices are (almost) never crystalline, where the
+    fcc template alone (bcc: RMSD 0.1453 < 0.15) calls a bcc sublattice 100 / 94 / 40 %
+    fcc at sigma 0 / 0.1 / 0.2 A."""
     fcc = ref.reduced_antifluorite((7, 6, 6), sigma=sigma, seed=3)
     for name, atoms in (("fcc", fcc), ("bcc", bcc_product(sigma)), ("hcp", hcp_product(sigma))):
         ours = crystalline_anions(atoms)
         theirs = ovito_structure(atoms)
         print(f"{name} sigma {sigma}: seimd crystalline {100 * ours.mean():.1f} %, OVITO "
               + ", ".join(f"{k} {100 * np.mean(theirs == k):.1f} %" for k in ("fcc", "hcp", "bcc", "other")))
-        assert np.mean(ours != (theirs == "fcc")) <= 0.01, name
+        assert np.mean(ours != (theirs == "fcc")) <= 0.03, name
         if name == "fcc":
             assert ours.mean() >= 0.95
         else:
-            assert ours.mean() <= 0.01
+            assert ours.mean() <= 0.03
             if sigma <= 0.1:
                 assert np.mean(theirs == name) >= 0.9   # the sublattice is what it is built as
