@@ -61,3 +61,9 @@ python $D/pbe_labels.py table --mtp $D/lipscl-l08-sei-v2.mtp --mtp $D/lipscl-l08
 # 5. active learning on model S at 300 and 400 K from sei-v3b (7net-0 labels on cut
 #    neighbourhoods; resumable: rerun to continue)
 seimd learn $D/learn-S-sei.toml
+cp learn-s-sei/final.mtp $D/lipscl-l08-sei-v3b-al-s.mtp && cp learn-s-sei/final.als $D/lipscl-l08-sei-v3b-al-s.als
+sed -i 's/^potential_name = .*/potential_name = lipscl-l08-sei-v3b-al-s_seimd_learn_on_model_S_7net-0_labels/' \
+  $D/lipscl-l08-sei-v3b-al-s.mtp
+python -c "import gzip; from seimd.io.cfg import read_cfg, format_cfg; c = read_cfg(open('learn-s-sei/training.cfg').read()); gzip.open('$D/learn-S-sei.cfg.gz', 'wt').write(''.join(format_cfg(x, full_precision=True) for x in c[918:]))"
+# 5b. second round (5 ps per run and iteration, 3 quiet iterations to stop; in progress)
+seimd learn $D/learn-S-sei-2.toml
