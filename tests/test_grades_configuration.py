@@ -90,11 +90,16 @@ def test_seimd_grade_uses_the_files_mode(cfg_set, tmp_path):
     assert np.allclose(grades, expected, rtol=1e-9)
 
 
-def test_select_builds_and_keeps_configuration_mode(cfg_set, tmp_path):
-    pool = tmp_path / "pool.cfg"
-    write_cfg(pool, [from_atoms(triclinic_lpsc(cfg_set["rng"], 2), SPECIES) for _ in range(3)])
-    train = tmp_path / "train.cfg"
+def pool_and_training(cfg_set, folder, n_pool: int):
+    """(pool.cfg of n_pool new cells, train.cfg of the set's training cells) in folder."""
+    pool, train = folder / "pool.cfg", folder / "train.cfg"
+    write_cfg(pool, [from_atoms(triclinic_lpsc(cfg_set["rng"], 2), SPECIES) for _ in range(n_pool)])
     write_cfg(train, [from_atoms(a, SPECIES) for a in cfg_set["training"]])
+    return pool, train
+
+
+def test_select_builds_and_keeps_configuration_mode(cfg_set, tmp_path):
+    pool, train = pool_and_training(cfg_set, tmp_path, 3)
     out = tmp_path / "new.als"
     select(cfg_set["pot"], pool, out, tmp_path / "sel.cfg", training=train, mode="configuration")
     assert np.array_equal(read_als(out).weights, CFG_WEIGHTS)
@@ -165,10 +170,7 @@ def test_lammps_configuration_grade_equals_python(cfg_set, tmp_path, monkeypatch
 
 
 def test_select_cli_mode_configuration(cfg_set, tmp_path):
-    pool = tmp_path / "pool.cfg"
-    write_cfg(pool, [from_atoms(triclinic_lpsc(cfg_set["rng"], 2), SPECIES) for _ in range(2)])
-    train = tmp_path / "train.cfg"
-    write_cfg(train, [from_atoms(a, SPECIES) for a in cfg_set["training"]])
+    pool, train = pool_and_training(cfg_set, tmp_path, 2)
     out = tmp_path / "cli.als"
     proc = subprocess.run(["seimd", "select", str(cfg_set["pot"]), str(pool), "--training",
                            str(train), "-o", str(out), "--selected", str(tmp_path / "s.cfg"),

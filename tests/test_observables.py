@@ -146,23 +146,12 @@ def test_fcc_verdict_against_periodic_ovito_ptm(hot_crystal, matcher):
     all but a few anions of this hot (sigma 0.3 A) crystal."""
     from scipy.spatial import cKDTree
 
-    from seimd.sei.observables import _import_ovito, bcc_like
+    from ptm_reference import periodic_ptm
+    from seimd.sei.observables import bcc_like
 
-    DataCollection, Particles, SimulationCell, PTM = _import_ovito()
     anions = hot_crystal[anion_mask(hot_crystal)]
     anions.wrap()
-    data = DataCollection()
-    cell = SimulationCell(pbc=(True, True, True))
-    cell[...] = np.hstack([anions.cell.array.T, np.zeros((3, 1))])
-    data.objects.append(cell)
-    particles = Particles(count=len(anions))
-    particles.create_property("Position", data=anions.positions)
-    data.objects.append(particles)
-    mod = PTM(rmsd_cutoff=0.15)
-    for structure in mod.structures:
-        structure.enabled = structure.id == PTM.Type.FCC
-    data.apply(mod)
-    ptm = np.asarray(data.particles["Structure Type"][...]) == PTM.Type.FCC
+    ptm = periodic_ptm(anions, ("fcc",)) == "fcc"
     dist, _ = cKDTree(anions.positions, boxsize=anions.cell.lengths()).query(anions.positions, k=19)
     # conditions 2-4 of seimd.sei.observables on top of PTM's fcc verdict
     expected = ptm & (dist[:, 12] <= 5.0) & (dist[:, 18] <= 7.5) & ~bcc_like(dist)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 
+from ptm_reference import periodic_ptm
 from seimd.sei import analyse
 from seimd.sei import reference_structures as ref
 from seimd.sei.observables import bcc_like
@@ -22,27 +23,9 @@ D_NN = ref.A_ANTIFLUORITE / np.sqrt(2)      # anion-anion distance of the antifl
 
 
 def ovito_structure(atoms: Atoms) -> np.ndarray:
-    """OVITO PTM (FCC, HCP, BCC enabled, RMSD cutoff 0.15) structure type of each anion:
-    'fcc', 'hcp', 'bcc' or 'other'."""
-    from ovito.data import DataCollection, Particles, SimulationCell
-    from ovito.modifiers import PolyhedralTemplateMatchingModifier as PTM
-
-    anions = atoms[[s != "Li" for s in atoms.get_chemical_symbols()]]
-    data = DataCollection()
-    cell = SimulationCell(pbc=(True, True, True))
-    m = np.zeros((3, 4))
-    m[:, :3] = anions.cell.array.T
-    cell[...] = m
-    data.objects.append(cell)
-    particles = Particles(count=len(anions))
-    particles.create_property("Position", data=anions.positions)
-    data.objects.append(particles)
-    mod = PTM(rmsd_cutoff=0.15)
-    for s in mod.structures:
-        s.enabled = s.id in (PTM.Type.FCC, PTM.Type.HCP, PTM.Type.BCC)
-    data.apply(mod)
-    kinds = {int(PTM.Type.FCC): "fcc", int(PTM.Type.HCP): "hcp", int(PTM.Type.BCC): "bcc"}
-    return np.array([kinds.get(int(t), "other") for t in data.particles["Structure Type"][...]])
+    """OVITO PTM (FCC, HCP, BCC enabled, RMSD cutoff 0.15) structure of each anion."""
+    return periodic_ptm(atoms[[s != "Li" for s in atoms.get_chemical_symbols()]],
+                        ("fcc", "hcp", "bcc"))
 
 
 def product_on(sites: np.ndarray, cell: np.ndarray, li_sites: np.ndarray, sigma: float,

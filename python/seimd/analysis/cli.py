@@ -54,8 +54,9 @@ def _analyze(args) -> int:
         raise ValueError("--frames belongs to one run: give exactly one RUN.h5")
     if args.every < 1 or args.cutoff <= 0:
         raise ValueError(f"--every {args.every} must be >= 1 and --cutoff {args.cutoff} A positive")
+    loaded = _load(args)
     groups = []
-    for condition, runs in group_runs(_load(args)).items():
+    for condition, runs in group_runs(loaded).items():
         results = [analyse_run(r, window=args.window, floor=args.floor, avrami=args.avrami)
                    for r in runs]
         T, P, model = condition
@@ -65,7 +66,7 @@ def _analyze(args) -> int:
                        "condition_label": label or "unknown condition",
                        "runs": results, "seed_spread": seed_spread(results)})
     if args.frames:
-        _percolation(args, groups)
+        _percolation(args, loaded[0], groups)
     if args.json:
         Path(args.json).write_text(to_json(groups) + "\n")
     if args.csv:
@@ -75,8 +76,8 @@ def _analyze(args) -> int:
     return 0
 
 
-def _percolation(args, groups) -> None:
-    """Stage 4 from dump frames, into the one run's result."""
+def _percolation(args, run, groups) -> None:
+    """Stage 4 from dump frames of `run` (the one loaded file), into its result."""
     from .frames import percolation_series, read_label_frames
 
     if len(args.files) != 1:
@@ -85,7 +86,6 @@ def _percolation(args, groups) -> None:
     if args.timestep is not None:
         dt_ps = args.timestep / 1000.0
     else:  # the run's own steps and times (the guard may halve the step: then give --timestep)
-        run = _load(args)[0]
         steps = run.extra["steps"]
         if steps[-1] == steps[0]:
             raise ValueError(f"{args.files[0]}: one step only; give --timestep FS")

@@ -46,11 +46,13 @@ def plot_runs(runs: list[Run], output: str, *, log_time: bool = False,
         (ax1, ax2), (ax3, ax4) = axes
     else:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    results = {}  # path -> analyse_run result, reused by the thickness panel
     for condition, group in group_runs(runs).items():
         for k, run in enumerate(group):
             c = colour.get(run.temperature_K, "k")
             lw = 2.2 if k == 0 else 0.8
             res = analyse_run(run, window=window, floor=floor) if fits else {}
+            results[run.path] = res
             t = run.time_ps
             ax1.plot(t, run.reduced, color=c, lw=lw, label=run.label if k == 0 else None)
             ax2.plot(t, run.crystalline, color=c, lw=lw, label=run.label if k == 0 else None)
@@ -73,7 +75,7 @@ def plot_runs(runs: list[Run], output: str, *, log_time: bool = False,
             ax.set_xscale("log")
         ax.grid(alpha=0.3)
     if profiled:
-        _thickness_panel(ax3, profiled, colour, window, fits, log_time)
+        _thickness_panel(ax3, profiled, colour, results, log_time)
         _depth_map(fig, ax4, profiled[0])
     ax1.legend(fontsize=7)
     ax1.set_title("reduced electrolyte (Fig. 3)")
@@ -83,23 +85,18 @@ def plot_runs(runs: list[Run], output: str, *, log_time: bool = False,
     return output
 
 
-def _thickness_panel(ax, runs, colour, window, fits, log_time) -> None:
-    from .laws import best_law, fit_laws
-
+def _thickness_panel(ax, runs, colour, results, log_time) -> None:
     for k, run in enumerate(runs):
         c = colour.get(run.temperature_K, "k")
         t = run.time_ps
         if run.thickness_nm is not None:
             ax.plot(t, run.thickness_nm, color=c, lw=2.0 if k == 0 else 0.8,
                     label=f"{run.label}: total")
-            if fits:
-                try:
-                    laws = fit_laws(t, run.thickness_nm, window)
-                    f = laws[best_law(laws)].as_dict()
-                    tt = np.linspace(*f["window_ps"], 200)
-                    ax.plot(tt, _law_curve(f, tt), color="k", lw=0.8, ls="--")
-                except ValueError:
-                    pass
+            res = results.get(run.path, {})  # {} with --no-fits
+            f = (res.get("thickness_fits") or {}).get(res.get("thickness_best_law") or "")
+            if f:
+                tt = np.linspace(*f["window_ps"], 200)
+                ax.plot(tt, _law_curve(f, tt), color="k", lw=0.8, ls="--")
         if run.interface_thickness_nm is not None:
             for side, ls in ((0, "-."), (1, ":")):
                 ax.plot(t, run.interface_thickness_nm[:, side], color=c, lw=0.8, ls=ls,
