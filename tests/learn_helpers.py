@@ -230,3 +230,102 @@ def errors_against_teacher(potential: str, frames: list) -> dict:
     df, ft = np.concatenate(df), np.concatenate(ft)
     return {"energy_meV": 1000 * float(np.sqrt(np.mean(np.square(de)))),
             "force": float(np.sqrt(np.mean(df ** 2))), "force_std": float(ft.std())}
+
+
+INTERFACE_TEACHER = REPO / "potentials" / "lipscl-l08-7net0-al-s.mtp"
+"""The teacher on the interface: the shipped default Li-P-S-Cl potential."""
+
+
+def write_interface_student_setup(folder: Path, frames: int = 7, temperature: float = 600.0,
+                                  seed: int = 5) -> dict:
+    """The XS Li | Li6PS5Cl interface (212 atoms), `frames` snapshots of the teacher's own
+    NVT MD at `temperature` (every 100 steps from step 0), labelled by the teacher, and an
+    untrained level-08 student of the four species; returns their paths."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import read
+
+    from seimd.build import named_model, write_interface
+    from seimd.io.cfg import from_atoms, write_cfg
+    from seimd.lmp import open_lammps
+    from seimd.mtp.basis import basis_to_mtp_text, generate_basis
+    from seimd.mtp.calculator import MTPCalculator
+
+    species = ["Li", "P", "S", "Cl"]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"data": folder / "xs.data", "training": folder / "start.cfg",
+             "student": folder / "student.mtp"}
+    write_interface(named_model("XS"), data=paths["data"], groups=False)
+    dump = folder / "teacher.dump"
+    lmp = open_lammps(["-log", "none", "-screen", "none", "-nocite"])
+    lmp.commands_string(f"""
+units metal
+atom_style atomic
+read_data {paths['data']}
+pair_style mtp {INTERFACE_TEACHER}
+pair_coeff * * {' '.join(species)}
+velocity all create {temperature} {seed} mom yes rot no dist gaussian
+fix nvt all nvt temp {temperature} {temperature} 0.1
+dump d all custom 100 {dump} id type x y z
+dump_modify d sort id
+run {100 * (frames - 1)}
+""")
+    lmp.close()
+    teacher = MTPCalculator(str(INTERFACE_TEACHER), threads=1)
+    configs = []
+    for atoms in read(dump, index=":", format="lammps-dump-text"):
+        atoms.set_chemical_symbols([species[t - 1] for t in atoms.get_array("type")])
+        atoms.pbc = True
+        atoms.calc = teacher
+        energy, stress = atoms.get_potential_energy(), atoms.get_stress()
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, stress=stress,
+                                           forces=teacher.results["forces"])
+        configs.append(from_atoms(atoms, species))
+    write_cfg(paths["training"], configs, full_precision=True)
+    paths["student"].write_text(basis_to_mtp_text(generate_basis(8), species_count=4,
+                                                  min_dist=1.6, max_dist=5.0,
+                                                  radial_basis_size=8, name="student"))
+    return paths
+
+
+SAVE = 1.5
+"""The save threshold of the production-learning configs (the paper's)."""
+
+
+def production_toml(folder: Path, student, training: list, teacher: Path, species: list,
+                    cap: int, max_iter: int = 200) -> Path:
+    """A seimd learn config for in-situ learning in sei.in (-var learn): no [md] section
+    (sei.in is the MD); the paper's thresholds annealed over 4 retrainings; oracle kind mtp
+    with ``teacher``; ``student`` "" = sei.in's own potential."""
+    import json
+
+    path = folder / "learn.toml"
+    path.write_text(f"""
+[run]
+species = {json.dumps(list(species))}
+seed = 0
+
+[start]
+potential = "{student}"
+training = {json.dumps([str(p) for p in training])}
+max_iter = {max_iter}
+
+[thresholds]
+save = {SAVE}
+break_start = 5.5
+break_final = 2.5
+anneal_iterations = 4
+
+[select]
+max_per_iteration = 5
+
+[oracle]
+kind = "mtp"
+settings = {{ potential = "{teacher}" }}
+
+[train]
+max_iter = 100
+
+[stop]
+max_iterations = {cap}
+""")
+    return path

@@ -16,6 +16,8 @@ selects nothing (converged) or stop.max_iterations.
   seimd learn CONFIG.toml                   run, or resume after a kill (same command)
   mpiexec -n N seimd learn CONFIG.toml      MD, labelling and training on N ranks
   seimd learn status CONFIG.toml            where the run stands
+  seimd learn status PREFIX[.learn]         the same for a production run with -var learn
+                                            (lmp -in inputs/sei.in; inputs/README.md)
   seimd learn defaults                      print every key with its default
 
 Run from the directory the config's relative paths refer to (the repository root for
@@ -54,6 +56,11 @@ def _learn_command(args: argparse.Namespace) -> int:
         return 0
     if len(words) != 1:
         raise SystemExit("usage: seimd learn [status] CONFIG.toml")
+    if verb == "status" and _run_directory(words[0]) is not None:
+        from .status import workdir_status
+
+        print(workdir_status(_run_directory(words[0])))
+        return 0
     try:
         cfg = load_config(words[0])
     except ConfigError as exc:
@@ -92,3 +99,15 @@ def _learn_command(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         comm.Abort(1)
     return {"converged": 0, "stopped": 3, "failed": 4}.get(state, 1)
+
+
+def _run_directory(word: str):
+    """A run directory given to ``status``: a folder with a manifest.json, or PREFIX of a
+    production run (PREFIX.learn exists); None when ``word`` is a config file."""
+    from pathlib import Path
+
+    p = Path(word)
+    for d in (p, Path(f"{word}.learn")):
+        if d.is_dir() and (d / "manifest.json").exists():
+            return d
+    return None

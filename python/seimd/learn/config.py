@@ -56,9 +56,11 @@ KEYS: list[Key] = [
     Key("run", "seed", 0, "int",
         "base seed: velocities (seed + run index on a fresh start) and training"),
     # ------------------------------------------------------------------ start
-    Key("start", "potential", _NO_DEFAULT, "path",
+    Key("start", "potential", "", "path",
         "starting .mtp: a trained potential (warm start), or an untrained template (e.g. "
-        "`seimd basis 8 --species 4`) that is first trained on start.training", required=True),
+        "`seimd basis 8 --species 4`) that is first trained on start.training (required by "
+        "seimd learn; in a production run, inputs/sei.in -var learn, empty = sei.in's "
+        "potential and active_set)"),
     Key("start", "training", [], "paths",
         "labelled .cfg files (globs, .gz allowed): the initial training set, copied into "
         "WORKDIR/training.cfg"),
@@ -156,7 +158,10 @@ KEYS: list[Key] = [
         "retrain from the current potential (false: from scratch every iteration)"),
     Key("train", "threads", 1, "int", "OpenMP threads of each kernel call (parallelism is MPI)"),
     # ------------------------------------------------------------------ stop
-    Key("stop", "max_iterations", 40, "int", "stop after this many iterations"),
+    Key("stop", "max_iterations", 40, "int",
+        "stop after this many iterations (in a production run with -var learn: the cap on "
+        "retrainings; the run goes on with the last generation and ends, exit code 3, at "
+        "its next break)"),
     Key("stop", "converge_after", 1, "int",
         "converged after this many consecutive iterations at the final thresholds that "
         "select nothing"),
@@ -293,8 +298,11 @@ class LearnConfig:
         return out
 
 
-def load_config(path: str | Path) -> LearnConfig:
-    """Read and validate a ``seimd learn`` TOML file (unknown keys are errors)."""
+def load_config(path: str | Path, production: bool = False) -> LearnConfig:
+    """Read and validate a ``seimd learn`` TOML file (unknown keys are errors).
+
+    ``production``: the config of in-situ learning in a production run (inputs/sei.in
+    -var learn): the MD is the run's own, so the [md] runs and input are not needed."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -305,25 +313,28 @@ def load_config(path: str | Path) -> LearnConfig:
                           f"({getattr(exc, 'strerror', None) or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    cfg = parse_config(raw, str(path))
-    check_files(cfg)
+    cfg = parse_config(raw, str(path), production)
+    check_files(cfg, production)
     return cfg
 
 
-def check_files(cfg: LearnConfig) -> None:
+def check_files(cfg: LearnConfig, production: bool = False) -> None:
     """Every input file the config names exists (relative paths: from the current directory)."""
     v = cfg.values
-    named = [("md.input", v["md"]["input"]), ("start.potential", v["start"]["potential"])]
+    named = [] if production else [("md.input", v["md"]["input"])]
+    if v["start"]["potential"]:
+        named.append(("start.potential", v["start"]["potential"]))
     if v["start"]["active_set"]:
         named.append(("start.active_set", v["start"]["active_set"]))
-    named += [(f"md.runs {r['name']} data", r["data"]) for r in md_runs(cfg) if r["data"]]
+    if not production:
+        named += [(f"md.runs {r['name']} data", r["data"]) for r in md_runs(cfg) if r["data"]]
     for what, path in named:
         if not Path(path).is_file():
             raise ConfigError(f"{cfg.source}: {what} = {path}: no such file (relative paths are "
                               f"taken from the current directory, {Path.cwd()})")
 
 
-def parse_config(raw: dict, source: str = "<config>") -> LearnConfig:
+def parse_config(raw: dict, source: str = "<config>", production: bool = False) -> LearnConfig:
     """Validate a TOML document (as a dict), fill defaults, resolve paths."""
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
@@ -346,7 +357,7 @@ def parse_config(raw: dict, source: str = "<config>") -> LearnConfig:
                 raise ConfigError(f"{where} is required ({k.doc})")
             else:
                 values[section][k.name] = _convert(k.default, k, where)
-    _validate(values, source)
+    _validate(values, source, production)
     return LearnConfig(source, values)
 
 
@@ -449,7 +460,7 @@ _RESERVED_VARS = {"data", "restart", "potential", "als", "steps", "grade_every",
                   "grade_break", "save_mode", "prefix", "restart_every"}
 
 
-def _validate(v: dict, source: str) -> None:
+def _validate(v: dict, source: str, production: bool = False) -> None:
     def fail(message: str) -> ConfigError:
         return ConfigError(f"{source}: {message}")
 
@@ -505,7 +516,9 @@ def _validate(v: dict, source: str) -> None:
         clash = sorted(set(vars_) & reserved)
         if clash:
             raise fail(f"{where}: {clash} are set by seimd learn (use the md/thresholds keys)")
-    if not v["md"]["runs"] and "data" not in v["md"]["vars"]:
+    if not production and not v["start"]["potential"]:
+        raise fail(f"start.potential is required ({_doc('start', 'potential')})")
+    if not production and not v["md"]["runs"] and "data" not in v["md"]["vars"]:
         raise fail("give [[md.runs]] tables, or md.vars.data for a single run")
     for run in v["md"]["runs"]:
         if run["model"]:
@@ -517,6 +530,10 @@ def _validate(v: dict, source: str) -> None:
     if not v["start"]["training"] and not v["start"]["unlabelled"]:
         raise fail("start.training and start.unlabelled are both empty: the active set needs "
                    "configurations")
+
+
+def _doc(section: str, name: str) -> str:
+    return next(k.doc for k in KEYS if (k.section, k.name) == (section, name))
 
 
 def md_runs(cfg: LearnConfig) -> list[dict]:

@@ -199,6 +199,8 @@ class Learner:
         self.data: dict = {}
         self.log: _Logger | None = None
         self._lock = None
+        self.start_potential = cfg.start.potential
+        self.start_active_set = cfg.start.active_set
 
     # ------------------------------------------------------------ collective helpers
 
@@ -370,7 +372,7 @@ class Learner:
                 self.manifest.data["init"]["phase"] = "activeset"
         elif phase == "activeset":
             out = self.wd / "init" / "trained.als"
-            given = self.cfg.start.active_set
+            given = self.start_active_set
             if given and not self.data["init"].get("trained"):
                 self.on_root(self._check_als, given, self.wd / "init" / "trained.mtp")
                 self.on_root(atomic_copy, given, out)
@@ -425,10 +427,18 @@ class Learner:
                 c.features = [("seimd_source", Path(path).name)]
                 unlabelled.append(c)
         _write_cfgs(self.wd / "init" / "unlabelled.cfg", unlabelled)
-        mtp = MTP.read(self.cfg.start.potential)
+        mtp = MTP.read(self.start_potential)
         from .fitting import prepare_potential
 
         prepare_potential(mtp, self.species).write(self.wd / "init" / "start.mtp")
+        d = self.manifest.data
+        d["runs"] = self._runs_table()
+        d["training"].update(count=count, bytes=self.training.size(), initial=count)
+        d["init"]["unlabelled"] = len(unlabelled)
+        d["init"]["phase"] = "label" if unlabelled else "train"
+
+    def _runs_table(self) -> dict:
+        """The exploration runs of md.runs: data file (built models), atoms, -vars."""
         runs = {}
         for r, run in enumerate(md_runs(self.cfg)):
             data = run["data"]
@@ -444,11 +454,7 @@ class Learner:
             default_species = ("Li P S Cl" if run["model"] else " ".join(self.species))
             runs[run["name"]] = {"index": r, "data": data, "natoms": _data_atoms(data),
                                  "vars": {"species": default_species, **run["vars"]}}
-        d = self.manifest.data
-        d["runs"] = runs
-        d["training"].update(count=count, bytes=self.training.size(), initial=count)
-        d["init"]["unlabelled"] = len(unlabelled)
-        d["init"]["phase"] = "label" if unlabelled else "train"
+        return runs
 
     def _check_als(self, als: str, mtp_path: Path) -> None:
         from seimd.active.als import read_als

@@ -13,10 +13,15 @@ class SetupError(ValueError):
     """A set-up that cannot run (one line)."""
 
 
-def check_setup(cfg: LearnConfig) -> None:
+def check_setup(cfg: LearnConfig, potential: str = "", active_set: str = "") -> None:
     """Raise :class:`SetupError` if the oracle is unusable or start.active_set does not
-    belong to start.potential."""
+    belong to start.potential. ``potential``/``active_set``: used when the config names
+    no start.potential (a production run's own files)."""
     _check_oracle(cfg)
+    if not cfg.start.potential:
+        if active_set and active_set != "none":
+            _check_active_set(active_set, potential, what="active_set")
+        return
     if cfg.start.active_set:
         _check_active_set(cfg.start.active_set, cfg.start.potential)
 
@@ -30,7 +35,7 @@ def _check_oracle(cfg: LearnConfig) -> None:
         raise SetupError(f"{cfg.source}: {exc}") from None
 
 
-def _check_active_set(als: str, potential: str) -> None:
+def _check_active_set(als: str, potential: str, what: str = "start.active_set") -> None:
     """Same species, basis and size as the potential, and weights seimd grades with. The
     parameters themselves may differ when the start potential is retrained (the run then
     builds its own active set), so they are checked later, by the loop."""
@@ -43,9 +48,9 @@ def _check_active_set(als: str, potential: str) -> None:
         mtp = MTP.read(potential)
         mode = grade_mode(state.weights, str(als))
     except (ALSFormatError, ValueError, OSError) as exc:
-        raise SetupError(f"start.active_set: {exc}") from None
+        raise SetupError(f"{what}: {exc}") from None
     if mode != "nbh":         # the loop selects neighbourhood rows: they must not mix
-        raise SetupError(f"start.active_set {als} is a configuration-mode active set (weights "
+        raise SetupError(f"{what} {als} is a configuration-mode active set (weights "
                          f"0 1 0 0); seimd learn grows neighbourhood-mode sets: leave "
                          f"start.active_set empty to build one")
     a, b = state.mtp, mtp
@@ -55,7 +60,7 @@ def _check_active_set(als: str, potential: str) -> None:
                       "elements"):
         if hasattr(a, attribute) and hasattr(b, attribute):
             checks.append((attribute, getattr(a, attribute), getattr(b, attribute)))
-    for what, have, want in checks:
+    for name, have, want in checks:
         if have and want and have != want:        # an .mtp without elements: no check
-            raise SetupError(f"start.active_set {als} belongs to another potential than "
-                             f"start.potential {potential}: {what} {have} vs {want}")
+            raise SetupError(f"{what} {als} belongs to another potential than "
+                             f"{potential}: {name} {have} vs {want}")

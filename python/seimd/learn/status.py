@@ -1,11 +1,14 @@
-"""``seimd learn status CONFIG``: where a run stands, from its manifest (read-only)."""
+"""``seimd learn status CONFIG`` (or ``status PREFIX.learn`` of a production run with in-situ
+learning): where a run stands, from its manifest (read-only)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
 from .config import LearnConfig
 
-__all__ = ["status_text"]
+__all__ = ["status_text", "workdir_status"]
 
 
 def _f(value, spec: str, width: int) -> str:
@@ -16,9 +19,18 @@ def _f(value, spec: str, width: int) -> str:
 
 def status_text(cfg: LearnConfig) -> str:
     wd = cfg.workdir.resolve()
+    if not (wd / "manifest.json").exists():
+        return f"{wd}: no run yet (run `seimd learn {cfg.source}` to start one)"
+    return workdir_status(wd)
+
+
+def workdir_status(wd: Path) -> str:
+    """The status of the run directory ``wd`` (``seimd learn``'s workdir or a production
+    run's ``PREFIX.learn``; the latter also lists its potential generations and events)."""
+    wd = Path(wd).resolve()
     path = wd / "manifest.json"
     if not path.exists():
-        return f"{wd}: no run yet (run `seimd learn {cfg.source}` to start one)"
+        return f"{wd}: no manifest.json (not a seimd learn run directory, or nothing ran yet)"
     d = json.loads(path.read_text())
     tr = d["training"]
     lines = [f"run         {wd}",
@@ -60,9 +72,26 @@ def status_text(cfg: LearnConfig) -> str:
                 f"{_f(te.get('force_rmse_eV_per_A'), '.4f', 7)} "
                 f"{_f(te.get('stress_rmse_GPa'), '.3f', 6)} "
                 f"{_f(sum(it.get('seconds', {}).values()), '.1f', 7)}  {md}")
+    if (wd / "production.json").exists():
+        lines += [""] + _production_lines(json.loads((wd / "production.json").read_text()))
     if d["failed"]:
         lines.append("")
         lines.append(f"skipped labels ({len(d['failed'])}):")
         for task, f in d["failed"].items():
             lines.append(f"  {task}: {f['reason']} ({f['attempts']} attempts)")
     return "\n".join(lines)
+
+
+def _production_lines(prod: dict) -> list[str]:
+    """Generations (which stretch of trajectory each produced) and the SEI LEARN events."""
+    from .production import event_line
+
+    gens = prod.get("generations", [])
+    lines = [f"production run: {len(gens)} potential generation(s), "
+             f"{len(prod.get('events', []))} retraining event(s)",
+             f"{'gen':>4s} {'from_step':>10s} {'training':>8s}  potential"]
+    for g in gens:
+        start = "start" if g["from_step"] is None else str(g["from_step"])
+        lines.append(f"{g['generation']:4d} {start:>10s} {g['training']:8d}  {g['mtp']}")
+    lines += [event_line(e) for e in prod.get("events", [])]
+    return lines

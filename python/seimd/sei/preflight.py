@@ -33,6 +33,13 @@ MASS_TOLERANCE = 0.5     # amu: a type's mass must be its element's within this
 ELEMENTS_OF_INTEREST = ("Li", "P", "S", "Cl")
 
 
+def lammps_quoted(text: str) -> str:
+    """``text`` as one quoted LAMMPS word for a ``print`` line: quotes become backticks and
+    ``$`` is dropped (no variable substitution), whitespace runs become one space."""
+    text = str(text).replace('"', "`").replace("'", "`").replace("$", "")
+    return '"' + " ".join(text.split()) + '"'
+
+
 def element_masses() -> dict[str, float]:
     from ase.data import atomic_masses, chemical_symbols
 
@@ -184,10 +191,7 @@ class Preflight:
         return self.result
 
     def _write(self, errors, notes):
-        def quoted(text):       # LAMMPS triple quotes: any quote inside; no $ substitution
-            text = text.replace('"', "`").replace("'", "`").replace("$", "")
-            return '"' + " ".join(text.split()) + '"'
-
+        quoted = lammps_quoted
         lines = [f"shell rm {self.report}"]
         lines += [f"print {quoted('SEI: ' + n)}" for n in notes]
         lines += [f"print {quoted('SEI ERROR: ' + e)}" for e in errors]
