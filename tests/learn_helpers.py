@@ -176,15 +176,20 @@ max_iterations = {max_iterations}
 
 
 def teacher_frames(folder: Path, temperatures=(300.0, 600.0), frames: int = 10,
-                   every: int = 250, seed: int = 777) -> list:
-    """Held-out configurations: NPT MD (1 bar) of the teacher itself in LAMMPS, other seeds."""
+                   every: int = 250, seed: int = 777, data: Path | None = None,
+                   species=("Li",)) -> list:
+    """Held-out configurations: NPT MD (1 bar) of the teacher itself in LAMMPS, other seeds;
+    of bcc Li 54 atoms, or of the LAMMPS data file ``data`` with ``species`` (types 1..)."""
     from ase.io import read
 
     from seimd.lmp import open_lammps, write_data
 
     folder.mkdir(parents=True, exist_ok=True)
-    data = folder / "li54.data"
-    write_data(data, li_cell(), ["Li"])
+    barostat = "x 1.0 1.0 1.0 y 1.0 1.0 1.0 z 1.0 1.0 1.0 couple xy"   # a stack along z
+    if data is None:
+        data = folder / "li54.data"
+        write_data(data, li_cell(), ["Li"])
+        barostat = "iso 1.0 1.0 1.0"
     out = []
     for k, t in enumerate(temperatures):
         dump = folder / f"teacher{k}.dump"
@@ -194,9 +199,9 @@ units metal
 atom_style atomic
 read_data {data}
 pair_style mtp {TEACHER}
-pair_coeff * * Li
+pair_coeff * * {' '.join(species)}
 velocity all create {t} {seed + k} mom yes rot no dist gaussian
-fix npt all npt temp {t} {t} 0.1 iso 1.0 1.0 1.0
+fix npt all npt temp {t} {t} 0.1 {barostat}
 run 1000
 dump d all custom {every} {dump} id type x y z
 dump_modify d sort id
@@ -205,18 +210,19 @@ run {every * frames}
         lmp.close()
         frames_k = read(dump, index=f"1:{frames + 1}", format="lammps-dump-text")
         for a in frames_k:
-            a.set_chemical_symbols(["Li"] * len(a))
+            a.set_chemical_symbols([species[i - 1] for i in a.get_array("type")])
             a.pbc = True
         out.extend(frames_k)
     return out
 
 
-def errors_against_teacher(potential: str, frames: list) -> dict:
-    """Energy (meV/atom) and force (eV/A, per component) RMSE of `potential` vs the teacher."""
+def errors_against_teacher(potential: str, frames: list, species=("Li",)) -> dict:
+    """Energy (meV/atom) and force (eV/A, per component) RMSE of `potential` vs the teacher;
+    the student's species 0.. are `species`."""
     from seimd.mtp.calculator import MTPCalculator
 
     teacher = MTPCalculator(str(TEACHER), threads=1)
-    student = MTPCalculator(str(potential), type_map=["Li"], threads=1)
+    student = MTPCalculator(str(potential), type_map=list(species), threads=1)
     de, df, ft = [], [], []
     for a in frames:
         a = a.copy()
@@ -230,6 +236,49 @@ def errors_against_teacher(potential: str, frames: list) -> dict:
     df, ft = np.concatenate(df), np.concatenate(ft)
     return {"energy_meV": 1000 * float(np.sqrt(np.mean(np.square(de)))),
             "force": float(np.sqrt(np.mean(df ** 2))), "force_std": float(ft.std())}
+
+
+def write_licl_interface_setup(folder: Path, n_start: int = 3) -> dict:
+    """A small non-reactive interface, bcc Li | rocksalt LiCl (136 atoms: 3x3x4 bcc cells
+    strained to a = 2/3 a_LiCl, 0.5 % from bcc Li's 3.43 A, on 2x2x2 cubic LiCl cells,
+    a = 5.13 A; periodic stack along z, gaps 2.6 A), `n_start` rattled copies labelled by the
+    teacher, and an untrained level-08 two-species student (Li, Cl); returns their paths."""
+    from ase.build import bulk
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from seimd.io.cfg import from_atoms, write_cfg
+    from seimd.lmp import write_data
+    from seimd.mtp.basis import basis_to_mtp_text, generate_basis
+    from seimd.mtp.calculator import MTPCalculator
+    from seimd.structures import bcc_li
+
+    folder.mkdir(parents=True, exist_ok=True)
+    a_licl, gap = 5.13, 2.6
+    li = bcc_li(a=a_licl * 2 / 3, repeat=(3, 3, 4))
+    licl = bulk("LiCl", "rocksalt", a=a_licl, cubic=True).repeat((2, 2, 2))
+    z_li = li.cell[2, 2]
+    licl.positions[:, 2] += z_li + gap
+    stack = li + licl
+    stack.set_cell([2 * a_licl, 2 * a_licl, z_li + gap + licl.cell[2, 2] + gap])
+    stack.pbc = True
+    paths = {"data": folder / "stack.data", "training": folder / "start.cfg",
+             "student": folder / "student.mtp"}
+    write_data(paths["data"], stack, ["Li", "Cl"])
+    teacher = MTPCalculator(str(TEACHER), threads=1)
+    configs = []
+    for s in range(n_start):
+        atoms = stack.copy()
+        atoms.rattle(0.04, seed=s)
+        atoms.calc = teacher
+        energy, stress = atoms.get_potential_energy(), atoms.get_stress()
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, stress=stress,
+                                           forces=teacher.results["forces"])
+        configs.append(from_atoms(atoms, ["Li", "Cl"]))
+    write_cfg(paths["training"], configs, full_precision=True)
+    paths["student"].write_text(basis_to_mtp_text(generate_basis(8), species_count=2,
+                                                  min_dist=1.6, max_dist=5.0,
+                                                  radial_basis_size=8, name="student"))
+    return paths
 
 
 INTERFACE_TEACHER = REPO / "potentials" / "lipscl-l08-7net0-al-s.mtp"

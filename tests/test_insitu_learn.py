@@ -1,11 +1,13 @@
 """In-situ active learning inside the production run: ``lmp -in inputs/sei.in -var learn``.
 
 Teacher-student, as tests/test_learn.py: the teacher (oracle kind ``mtp``) is the shipped
-level-08 Li-P-S-Cl MTP; the student an untrained level-08 MTP fitted on two rattled bcc Li
-cells, which extrapolates at once in NPT MD at 600 K. The production protocol itself
-(sei.in: NPT, restarts, guard) must then break, label, retrain, reload and go on until the
-student no longer extrapolates; killed anywhere and continued, it must end with the same
-potential as a run that was never interrupted.
+level-08 Li-P-S-Cl MTP; the student an untrained level-08 MTP fitted on a few rattled cells
+(a bcc Li | LiCl interface, or bcc Li), which extrapolates at once in NPT MD at 600 K. The
+production protocol itself (sei.in: NPT, restarts, guard) must then break, label, retrain,
+reload and go on until the student no longer extrapolates; killed anywhere and continued,
+it must end with the same potential as a run that was never interrupted. On the XS
+Li | Li6PS5Cl interface (2 ranks, the SEI monitor on) the H5MD file must tell which
+generation produced which stretch.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 from conftest import REPO, lmp_executable, mpiexec_executable, single_thread_env
 from learn_helpers import (INTERFACE_TEACHER, SAVE, TEACHER, errors_against_teacher,
                            production_toml, teacher_frames, write_interface_student_setup,
-                           write_student_setup)
+                           write_licl_interface_setup, write_student_setup)
 
 SEI_IN = REPO / "inputs" / "sei.in"
 LI_VARS = {"data": "setup/li54.data", "species": "Li", "p_type": 1, "s_type": 1,
@@ -79,19 +81,34 @@ def li_setup(folder: Path, cap: int) -> Path:
 # --------------------------------------------------------------------------- the loop
 
 
+LICL_VARS = {"data": "setup/stack.data", "species": "Li Cl", "p_type": 1, "s_type": 2,
+             "monitor_every": 0, "dump_every": 0, "temperature": 600, "restart_every": 500,
+             "grade_every": 10, "thermo_every": 100}
+
+
 @pytest.fixture(scope="module")
-def held_out(tmp_path_factory):
-    return teacher_frames(tmp_path_factory.mktemp("teacher"), temperatures=(600.0,),
-                          frames=8)
+def licl(tmp_path_factory):
+    """The Li | LiCl interface set-up (read-only) and held-out frames of the teacher's MD."""
+    folder = tmp_path_factory.mktemp("licl")
+    paths = write_licl_interface_setup(folder / "setup")
+    frames = teacher_frames(folder / "teacher", temperatures=(600.0,), frames=8, every=100,
+                            data=paths["data"], species=("Li", "Cl"))
+    return paths, frames
 
 
 @pytest.mark.parametrize("ranks", [1, 2])
-def test_in_run_loop_retrains_and_goes_on(tmp_path, ranks, held_out):
-    """The student breaks, is retrained at least twice inside the same lmp call, reloads
-    and goes on to the end of the run, quiet (grades below the save threshold) over the last
-    chunk, and closer to the teacher than at the start."""
-    li_setup(tmp_path, cap=40)
-    proc = run_sei(tmp_path, ranks=ranks, learn="learn.toml", run_ps=3, **LI_VARS)
+def test_in_run_loop_on_an_interface_retrains_and_goes_on(tmp_path, ranks, licl):
+    """On a small interface (bcc Li | LiCl, 136 atoms, 600 K NPT) the student breaks, is
+    retrained at least twice inside the same lmp call, reloads and goes on to the end of the
+    run, quiet (grades below the save threshold) over the last chunk, and closer to the
+    teacher on held-out teacher MD than at the start."""
+    import shutil
+
+    paths, held_out = licl
+    shutil.copytree(paths["data"].parent, tmp_path / "setup")
+    production_toml(tmp_path, tmp_path / "setup" / "student.mtp",
+                    [tmp_path / "setup" / "start.cfg"], TEACHER, ["Li", "Cl"], cap=40)
+    proc = run_sei(tmp_path, ranks=ranks, learn="learn.toml", run_ps=3, **LICL_VARS)
     log = (tmp_path / "sei.log").read_text()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "SEI: done at step 3000" in log
@@ -113,17 +130,26 @@ def test_in_run_loop_retrains_and_goes_on(tmp_path, ranks, held_out):
     for line, e in zip(events, prod["events"]):
         m = re.search(r"labelled (\d+) failed (\d+) train_rmse ([\d.]+) meV/atom", line)
         assert m and int(m.group(1)) == e["labelled"] >= 1 and int(m.group(2)) == 0
-    # the last chunk (after the last reload) is below the save threshold throughout
-    rows = thermo_rows(log)
-    last = [r for r in rows if r["Step"] >= 2500]
-    assert last and max(r["c_maxgrade"] for r in last) < SAVE, last
+    # the last generation ran the last chunk (from its restart, at or before step 2500, to
+    # 3000) with every grade (each 10 steps) below the save threshold: nothing it saved
+    # (pair_style mtp grade_save, with each configuration's step) is from that chunk
+    manifest = json.loads((tmp_path / "sei.learn" / "manifest.json").read_text())
+    last_it = manifest["iterations"][-1]
+    assert last_it["index"] == gens[-1]["generation"] and last_it["phase"] == "md"
+    assert gens[-1]["from_step"] <= 2500
+    saved = Path(last_it["folder"]) / "md" / "production.extrapolative.cfg"
+    saved_steps = [int(float(m)) for m in re.findall(r"Feature\s+lammps_step\s+(\S+)",
+                                                      saved.read_text())] if saved.exists() else []
+    assert all(s < 2500 for s in saved_steps), saved_steps
+    rows = [r for r in thermo_rows(log) if r["Step"] >= 2500]
+    assert rows and rows[-1]["Step"] == 3000 and rows[-1]["c_maxgrade"] < SAVE
     # the thresholds anneal 5.5 -> 2.5 over the first retrainings
     breaks = [float(re.search(r"break ([\d.]+)$", e["reason"]).group(1))
               for e in prod["events"]]
     assert breaks[0] == 5.5 and breaks[-1] == 2.5 and breaks == sorted(breaks, reverse=True)
-    # closer to the teacher: held-out frames of the teacher's own MD
-    first = errors_against_teacher(gens[0]["mtp"], held_out)
-    final = errors_against_teacher(gens[-1]["mtp"], held_out)
+    # closer to the teacher: held-out frames of the teacher's own MD of the interface
+    first = errors_against_teacher(gens[0]["mtp"], held_out, ("Li", "Cl"))
+    final = errors_against_teacher(gens[-1]["mtp"], held_out, ("Li", "Cl"))
     assert final["force"] < 0.5 * first["force"], (first, final)
     assert final["energy_meV"] < first["energy_meV"], (first, final)
     # the production run's state reads like seimd learn's
