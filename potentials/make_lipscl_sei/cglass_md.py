@@ -2,7 +2,8 @@
 """Does the crystal grow into the glass? A crystal | glass interface of the product in MD.
 
     python potentials/make_lipscl_sei/cglass_md.py --potential potentials/X.mtp \
-        [--temperature 500] [--ps 200] [--out cglass-500K.json]
+        [--temperature 500] [--ps 200] [--prep-potential P.mtp] [--extra-li N]
+        [--out cglass-500K.json]
 
 The cell: 3x3x7 cubic antifluorite cells of 5Li2S.Li3P.LiCl (252 anions = 36 formula
 units, 756 atoms, decorations random, seeded). The upper half is replaced by a random
@@ -88,6 +89,14 @@ def main():
     ap.add_argument("--a", type=float, default=5.76, help="antifluorite lattice constant, A")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--t-melt", type=float, default=1000.0, help="anneal of the random upper half, K")
+    ap.add_argument("--prep-potential", default="",
+                    help="MTP that makes the glass half (minimise, anneal, quench); default: "
+                    "--potential. A potential that blows up on a random packing at --t-melt "
+                    "can still be tested on the glass another one made: it then minimises "
+                    "and runs the NPT part")
+    ap.add_argument("--extra-li", type=int, default=0,
+                    help="Li atoms added to the glass half (126 anions, 252 Li): 38 gives 2.30 "
+                    "Li per anion there, the crystal has 2.00")
     ap.add_argument("--out", default="")
     args = ap.parse_args()
     from ase.io import write
@@ -96,6 +105,9 @@ def main():
 
     atoms = build(args.seed, args.a)
     zmid = atoms.cell[2, 2] / 2
+    if args.extra_li:                 # a Li-rich glass: extra Li join the random packing
+        from ase import Atoms
+        atoms += Atoms("Li" * args.extra_li, positions=[[0.0, 0.0, zmid + 1.0]] * args.extra_li)
     atoms = amorphise_top(atoms, zmid, args.seed)
     lmp = open_lammps()
     curve = []
@@ -108,7 +120,7 @@ units metal
 atom_style atomic
 boundary p p p
 read_data {data}
-pair_style mtp {Path(args.potential).resolve()}
+pair_style mtp {Path(args.prep_potential or args.potential).resolve()}
 pair_coeff * * Li P S Cl
 neighbor 1.0 bin
 timestep 0.001
@@ -128,6 +140,9 @@ fix quench_t top temp/berendsen {args.t_melt} {T} 0.1
 run 5000
 unfix quench_t
 unfix melt
+pair_style mtp {Path(args.potential).resolve()}
+pair_coeff * * Li P S Cl
+minimize 0 1e-3 500 5000
 unfix hold
 velocity all create {T} {args.seed + 2} dist gaussian
 fix npt all npt temp {T} {T} 0.1 z 1.0 1.0 1.0
@@ -147,10 +162,12 @@ thermo 1000
             print(f"t {row['t_ps']:6.1f} ps  crystalline {row['crystalline']:5.1f} %  "
                   f"E/N {row['pe_per_atom']:.4f} eV  dmin {row['min_pair']:.2f} A  "
                   f"({time.time() - t0:.0f} s)", flush=True)
+            if args.out:                 # the curve so far: a killed run keeps what it measured
+                Path(args.out).write_text(json.dumps(dict(
+                    potential=args.potential, prep_potential=args.prep_potential or
+                    args.potential, temperature=T, t_melt=args.t_melt, seed=args.seed,
+                    extra_li=args.extra_li, curve=curve), indent=1))
     lmp.close()
-    if args.out:
-        Path(args.out).write_text(json.dumps(dict(potential=args.potential, temperature=T,
-                                                  seed=args.seed, curve=curve), indent=1))
 
 
 if __name__ == "__main__":
