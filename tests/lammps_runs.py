@@ -97,3 +97,18 @@ def run_executable(workdir: Path, data: Path, potential: Path, species: list[str
     return {"energy": values[0], "forces": table[:, 1:4], "site_energies": table[:, 4],
             "positions": table[:, 5:8], "virial": pressure_to_virial(values[2:8], values[1]),
             "stdout": proc.stdout}
+
+
+def thermo_rows(log: str) -> tuple[list[str], list[dict]]:
+    """Header (of the last block) and rows of every thermo block in a LAMMPS log (one block
+    per `run`; each row keyed by its own block's header)."""
+    header, rows, inside = [], [], False
+    for line in log.splitlines():
+        words = line.split()
+        if words[:1] == ["Step"]:
+            header, inside = words, True
+        elif inside and words and words[0].lstrip("-").isdigit() and len(words) == len(header):
+            rows.append({k: float(v) for k, v in zip(header, words)})
+        elif inside and line.startswith("Loop time"):
+            inside = False
+    return header, rows

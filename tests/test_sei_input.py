@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import ELEMENTS, REPO, lmp_executable, mpiexec_executable, single_thread_env
+from lammps_runs import thermo_rows
 
 SEI_IN = REPO / "inputs" / "sei.in"
 POTENTIAL = REPO / "potentials" / "lipscl-l08-sample.mtp"
@@ -65,20 +66,6 @@ def run_sei(cwd: Path, prefix: str, ranks: int = 1, check: bool = True, **var):
         raise AssertionError(f"lmp failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}\n"
                              f"{log[-3000:]}")
     return proc, log
-
-
-def thermo_rows(log: str) -> tuple[list[str], list[dict]]:
-    """Header and rows of every thermo block in a LAMMPS log (one block per `run`)."""
-    header, rows, inside = [], [], False
-    for line in log.splitlines():
-        words = line.split()
-        if words[:1] == ["Step"]:
-            header, inside = words, True
-        elif inside and words and words[0].lstrip("-").isdigit() and len(words) == len(header):
-            rows.append({k: float(v) for k, v in zip(header, words)})
-        elif inside and line.startswith("Loop time"):
-            inside = False
-    return header, rows
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """``fix seimd/python`` callback of in-situ active learning in ``inputs/sei.in`` (-var learn).
 
-sei.in runs it inside ``run 0`` (no pair style defined, so nothing is computed twice) at
-two moments, on every MPI rank of the ``lmp`` process:
+sei.in runs it inside ``run 0`` with ``pair_style zero`` (a restart needs some pair style;
+no MTP forces are computed) at two moments, on every MPI rank of the ``lmp`` process:
 
 ``mode=start``  once per lmp call, before the first pair_style: opens (fresh start) or
                 resumes ``PREFIX.learn/``; an event a killed run left half done is
@@ -65,7 +65,9 @@ class Retrain:
             self._write(plan, error, code)
             h5 = self._h5_path()
             if plan is not None and h5 is not None:
-                write_h5_learn(h5, Path(f"{kw['prefix']}.learn"))
+                from seimd.learn.production import learn_dir
+
+                write_h5_learn(h5, learn_dir(kw["prefix"]))
         self.result = float(plan.generation) if plan is not None else -1.0
         return self.result
 
@@ -133,9 +135,9 @@ def write_h5_learn(h5: Path, workdir: Path) -> None:
 
     from seimd.learn.production import read_events
 
-    if not h5.exists() or not (workdir / "production.json").exists():
+    prod = read_events(workdir)
+    if not h5.exists() or prod is None:
         return
-    prod = read_events(str(workdir))
     with h5py.File(h5, "a") as f:
         if "learn" in f:
             del f["learn"]

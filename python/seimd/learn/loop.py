@@ -332,10 +332,16 @@ class Learner:
                 self.log.note(f"state {self.data['state']}: {self.data.get('message', '')}")
             return self.data["state"]
         finally:
-            if self.root and self.log is not None:
-                self.log.close()
-            if self._lock is not None:
-                self._lock.close()
+            self.close()
+
+    def close(self) -> None:
+        """Close the log and release the run directory's lock (what :meth:`open` took)."""
+        if self.root and self.log is not None:
+            self.log.close()
+            self.log = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     # ------------------------------------------------------------ init
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,8 +71,6 @@ class Plan:
     """not empty: the run cannot go on (why); sei.in ends with exit code 3"""
     lines: list[str] = field(default_factory=list)
     """SEI LEARN lines for the LAMMPS log"""
-    events: list[dict] = field(default_factory=list)
-    """the events this call finished (for the H5MD file)"""
 
 
 def event_line(e: dict) -> str:
@@ -100,7 +99,6 @@ class ProductionLearner(Learner):
             self.start_active_set = "" if active_set in ("", "none") else active_set
         self.natoms = natoms
         self.mode = harvest_mode(self.cfg.md.harvest, natoms, self.cfg.oracle.max_atoms)
-        self._event: dict | None = None
 
     # ------------------------------------------------------------ entry points
 
@@ -110,7 +108,6 @@ class ProductionLearner(Learner):
         half done. Collective."""
         if fresh:
             self.on_root(self._clear_for_fresh_start, overwrite)
-        finished_before = None
         with self._opened():
             while self.data["state"] == "running" and self.data["init"]["phase"] != "done":
                 self.init_step()
@@ -137,34 +134,24 @@ class ProductionLearner(Learner):
             if cap or self.data["state"] != "running" or it["phase"] != "md":
                 return self._plan(finished_before, resume=False, step=step,
                                   max_grade=max_grade, stop=cap)
-            self._event = {"step": step, "time_ps": time_ps, "max_grade": max_grade,
-                           "saved": saved, "restart": restart, "restart_step": restart_step}
-            if self.root:
-                self.manifest.data["iterations"][-1]["event"] = dict(self._event)
+            if self.root:                 # recorded before learning: a resumed event finds it
+                self.manifest.data["iterations"][-1]["event"] = {
+                    "step": step, "time_ps": time_ps, "max_grade": max_grade, "saved": saved,
+                    "restart": restart, "restart_step": restart_step}
             self.commit()
             self._run_event()
             return self._plan(finished_before, resume=False)
 
     # ------------------------------------------------------------ internals
 
+    @contextmanager
     def _opened(self):
-        learner = self
-
-        class _Session:
-            def __enter__(self):
-                learner.open()
-                return learner
-
-            def __exit__(self, *exc):
-                if learner.root and learner.log is not None:
-                    learner.log.close()
-                    learner.log = None
-                if learner._lock is not None:
-                    learner._lock.close()
-                    learner._lock = None
-                return False
-
-        return _Session()
+        """The run directory opened (lock, log, manifest) for one call from sei.in."""
+        try:
+            self.open()
+            yield self
+        finally:
+            self.close()
 
     def _clear_for_fresh_start(self, overwrite: bool) -> None:
         if (self.wd / "manifest.json").exists():
@@ -214,7 +201,7 @@ class ProductionLearner(Learner):
 
     def _md(self, it: dict, folder: Path) -> dict:
         """The production MD of this generation ended at a break: record it."""
-        ev = it.get("event") or self._event
+        ev = it.get("event")
         if ev is None:
             raise LearnError(f"iteration {it['index']}: phase md without a recorded break "
                              f"(the production run records it before learning)")
@@ -310,7 +297,7 @@ class ProductionLearner(Learner):
         plan = Plan(generation=current["generation"], potential=current["mtp"],
                     active_set=current["als"], save=it["save"], brk=it["break"],
                     saved_file=str(folder / "md" / f"{RUN_NAME}.extrapolative.cfg"),
-                    save_mode=self.mode, stop=stop, events=events)
+                    save_mode=self.mode, stop=stop)
         if resume and events:
             plan.restart = events[-1]["restart"]
         plan.lines = [event_line(e) for e in events]
@@ -327,17 +314,11 @@ class ProductionLearner(Learner):
 
 def _saved_stats(path: Path) -> tuple[int, float]:
     """Configurations in a grade_save file and their largest ``MV_grade`` (nan: none)."""
-    count, best = 0, float("nan")
-    if path.exists():
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                words = line.split()
-                if words[:1] == ["BEGIN_CFG"]:
-                    count += 1
-                elif words[:2] == ["Feature", "MV_grade"] and len(words) > 2:
-                    value = float(words[2])
-                    best = value if not best >= value else best
-    return count, best
+    from seimd.io.cfg import read_cfg
+
+    configs = read_cfg(path) if path.exists() else []
+    grades = [float(c.feature("MV_grade")) for c in configs if c.feature("MV_grade")]
+    return len(configs), max(grades, default=float("nan"))
 
 
 def load_production_config(path: str) -> LearnConfig:
@@ -346,13 +327,8 @@ def load_production_config(path: str) -> LearnConfig:
     return load_config(path, production=True)
 
 
-def read_events(prefix_or_dir: str) -> dict:
-    """production.json of a run (``PREFIX`` or ``PREFIX.learn``)."""
-    p = Path(prefix_or_dir)
-    if not p.name.endswith(".learn"):
-        p = learn_dir(str(p))
-    path = p / "production.json"
-    if not path.exists():
-        raise LearnError(f"{path}: no such file (not a production run with in-situ learning)")
-    return json.loads(path.read_text())
-
+def read_events(workdir: Path) -> dict | None:
+    """production.json of a run directory (``PREFIX.learn``): its generations and events;
+    None where there is none (not a production run, or nothing recorded yet)."""
+    path = Path(workdir) / "production.json"
+    return json.loads(path.read_text()) if path.exists() else None

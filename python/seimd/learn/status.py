@@ -72,8 +72,11 @@ def workdir_status(wd: Path) -> str:
                 f"{_f(te.get('force_rmse_eV_per_A'), '.4f', 7)} "
                 f"{_f(te.get('stress_rmse_GPa'), '.3f', 6)} "
                 f"{_f(sum(it.get('seconds', {}).values()), '.1f', 7)}  {md}")
-    if (wd / "production.json").exists():
-        lines += [""] + _production_lines(json.loads((wd / "production.json").read_text()))
+    from .production import read_events
+
+    prod = read_events(wd)
+    if prod is not None:
+        lines += [""] + _production_lines(prod)
     if d["failed"]:
         lines.append("")
         lines.append(f"skipped labels ({len(d['failed'])}):")
