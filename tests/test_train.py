@@ -195,6 +195,36 @@ def test_alternating_mode_and_reproducible_seed(lpsc_set):
                                   initial_parameters(template(), 4))
 
 
+def test_several_starts_continue_from_the_lowest_loss(lpsc_set):
+    """--starts: each start is the single-start fit of its seed; the kept one is the lowest."""
+    data = lpsc_set[:6]
+    _, multi = train(template(), data, max_iter=30, seed=2, starts=3, start_iter=8,
+                     precondition_every=0, log=None)
+    assert [s["seed"] for s in multi.starts] == [2, 3, 4]
+    assert multi.iterations == 30
+    for s in multi.starts:   # a start alone, 8 iterations: the same loss
+        _, one = train(template(), data, max_iter=8, seed=s["seed"], starts=1,
+                       precondition_every=0, tol=0, log=None)
+        assert s["loss"] == pytest.approx(one.loss_final, rel=1e-12)
+    assert multi.loss_initial == pytest.approx(min(s["loss"] for s in multi.starts), rel=1e-12)
+    assert multi.loss_final <= multi.loss_initial
+    with pytest.raises(ValueError, match="max_iter"):
+        train(template(), data, max_iter=10, starts=3, start_iter=8, log=None)
+
+
+def test_renewed_preconditioner_keeps_the_loss_falling(lpsc_set):
+    data = lpsc_set[:6]
+    _, once = train(template(), data, max_iter=24, seed=1, starts=1, precondition_every=0,
+                    log=None)
+    _, renewed = train(template(), data, max_iter=24, seed=1, starts=1, precondition_every=8,
+                       log=None)
+    assert renewed.iterations == 24
+    losses = [h["loss"] for h in renewed.history]
+    assert losses[-1] < 0.5 * losses[0]
+    # the first 8 iterations are the same L-BFGS run as without renewal
+    assert [h["loss"] for h in once.history[:9]] == pytest.approx(losses[:9], rel=1e-12)
+
+
 def test_callback_stops_training(lpsc_set):
     seen = []
 
