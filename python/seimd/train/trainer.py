@@ -111,8 +111,9 @@ class TrainingReport:
     seconds: float = 0.0
     seconds_per_evaluation: float = float("nan")
     timings: dict = field(default_factory=dict)
-    """Wall seconds of the phases: setup (neighbour lists), linear_init, preconditioner,
-    optimisation (the L-BFGS iterations), holdout."""
+    """Wall seconds of the phases: setup (neighbour lists), linear_init, starts (the random
+    starts, if several), preconditioner (all its estimates), optimisation (the L-BFGS
+    iterations), holdout."""
     seed: int = 0
     starts: list = field(default_factory=list)
     """With ``starts`` > 1: one dict per random start (seed, loss after its iterations)."""
@@ -485,7 +486,7 @@ def train(
             before = state["iteration"]
             best, message = _lbfgs(objective, best, radial, min(inner_iter, main_iter - before),
                                    history_size, state, record)
-            if state["stop"] or state["iteration"] >= max_iter or state["iteration"] == before:
+            if state["stop"] or state["iteration"] >= main_iter or state["iteration"] == before:
                 break
             best = _linear_step(loss, best, seed, None, None)
             record(best, objective.at(best))
@@ -505,7 +506,7 @@ def train(
     report.seconds_per_evaluation = (objective.eval_seconds / objective.evaluations
                                      if objective.evaluations else float("nan"))
     if not report.message:
-        report.message = ("reached max_iter" if report.iterations >= max_iter else "done")
+        report.message = "reached max_iter" if report.iterations >= max_iter else "done"
     trained = template.with_parameters(best)
     if valid_set:
         th = time.perf_counter()
