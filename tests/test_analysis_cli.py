@@ -79,3 +79,20 @@ def test_plot_not_blank(runs, tmp_path):
     non_white = np.any(img < 0.95, axis=-1).mean()
     coloured = (np.ptp(img, axis=-1) > 0.2).mean()  # the temperature colours, not just grey
     assert 0.03 < non_white < 0.6 and coloured > 0.002
+
+
+def test_plot_colours_two_models_at_one_temperature_apart(tmp_path):
+    """Two potentials at 400 K get two colours; one condition per temperature keeps the
+    cold-to-hot temperature colours."""
+    import matplotlib.pyplot as plt
+    from seimd.analysis.plot import _condition_colours
+    from seimd.analysis.runs import load_run
+
+    t, red, cry, am = synthetic("log", rng=0, n=50)
+    paths = [str(write_run(tmp_path / f"{m}_{T:g}.h5", t, red, cry, am, temperature_K=T,
+                           potential=f"potentials/{m}.mtp"))
+             for m, T in (("model-a", 400.0), ("model-b", 400.0))]
+    colours = _condition_colours([load_run(p) for p in paths], plt)
+    assert len(colours) == 2 and len({tuple(c) for c in colours.values()}) == 2
+    by_t = _condition_colours([load_run(paths[0])], plt)
+    assert list(by_t.values())[0] == plt.get_cmap("coolwarm")(0.0)

@@ -67,3 +67,30 @@ sed -i 's/^potential_name = .*/potential_name = lipscl-l08-sei-v3b-al-s_seimd_le
 python -c "import gzip; from seimd.io.cfg import read_cfg, format_cfg; c = read_cfg(open('learn-s-sei/training.cfg').read()); gzip.open('$D/learn-S-sei.cfg.gz', 'wt').write(''.join(format_cfg(x, full_precision=True) for x in c[918:]))"
 # 5b. second round (5 ps per run and iteration, 3 quiet iterations to stop; in progress)
 seimd learn $D/learn-S-sei-2.toml
+# (sei-v3b-al-s2 = learn-s-sei-2's potential at iteration 13; its labels: learn-S-sei-2.cfg.gz)
+# 6. in-situ active learning on model I (7956 atoms) at 400 K inside the production run
+#    (learn-I-sei.toml; 2 ranks, ~1 h; resumable: rerun the same command). The final
+#    generation is sei-v3b-al-i, its new labels learn-I-sei.cfg.gz.
+gunzip -kf $D/lipscl-l08-sei-v3b-al-s2.als.gz
+[ -f I.data ] || seimd build I -o I.data
+if [ ! -f i400.final.data ]; then
+  r=""; [ -f i400.log ] && r=$(ls -t i400.restart.[12] 2>/dev/null | head -1)
+  mpiexec -n 2 lmp -in inputs/sei.in -var data I.data -var temperature 400 -var run_ps 300 \
+    -var potential $D/lipscl-l08-sei-v3b-al-s2.mtp -var active_set $D/lipscl-l08-sei-v3b-al-s2.als \
+    -var learn $D/learn-I-sei.toml -var grade_every 10 -var prefix i400 ${r:+-var restart $r}
+fi
+cp i400.learn/current.mtp $D/lipscl-l08-sei-v3b-al-i.mtp && gzip -c i400.learn/current.als > $D/lipscl-l08-sei-v3b-al-i.als.gz
+sed -i 's/^potential_name = .*/potential_name = lipscl-l08-sei-v3b-al-i_seimd_insitu_learn_on_model_I_400K_7net-0_labels/' \
+  $D/lipscl-l08-sei-v3b-al-i.mtp
+python -c "import gzip; from seimd.io.cfg import read_cfg, format_cfg; c = read_cfg(open('i400.learn/training.cfg').read()); gzip.open('$D/learn-I-sei.cfg.gz', 'wt').write(''.join(format_cfg(x, full_precision=True) for x in c[997:]))"
+# 7. checks of the result: energetics against PBE, model I at 400 K for 300 ps, seeds 1 and 2
+python $D/energetics.py run --teacher mtp:$D/lipscl-l08-sei-v3b-al-i.mtp
+python $D/pbe_labels.py table --mtp $D/lipscl-l08-sei-v3b-al-i.mtp
+gunzip -kf $D/lipscl-l08-sei-v3b-al-i.als.gz
+for seed in 1 2; do
+  [ -f i$seed.final.data ] && continue      # (a killed run: -var restart i$seed.restart.N continues it)
+  lmp -in inputs/sei.in -var data I.data -var potential $D/lipscl-l08-sei-v3b-al-i.mtp \
+    -var active_set $D/lipscl-l08-sei-v3b-al-i.als -var temperature 400 -var run_ps 300 \
+    -var seed $seed -var prefix i$seed -var monitor_args "profile_bins=24 labels=yes"
+done
+seimd analyze i1.h5 i2.h5

@@ -1,7 +1,8 @@
 """Figures of SEI monitor runs (matplotlib with the Agg backend: no display needed).
 
-Panel 1 (the paper's Fig. 3): reduced % vs time, one colour per temperature, the first
-seed of a condition thick and further seeds thin, with the best fitted law dashed.
+Panel 1 (the paper's Fig. 3): reduced % vs time, one colour per temperature (per condition
+where one temperature has several models or potentials), the first seed of a condition thick
+and further seeds thin, with the best fitted law dashed.
 Panel 2 (Fig. 5): crystalline % (solid) and amorphous % (dotted) vs time, with the
 crystalline onset law A (t - t0)^n dashed.
 With profiles (monitor profile_bins=N), a second row: reduced-layer thickness vs time (total
@@ -37,9 +38,7 @@ def plot_runs(runs: list[Run], output: str, *, log_time: bool = False,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    temps = sorted({r.temperature_K for r in runs if r.temperature_K is not None})
-    cmap = plt.get_cmap("coolwarm")
-    colour = {T: cmap(i / max(1, len(temps) - 1)) for i, T in enumerate(temps)}
+    colour = _condition_colours(runs, plt)
     profiled = [r for r in runs if r.profile is not None]
     if profiled:
         fig, axes = plt.subplots(2, 2, figsize=(10, 8), constrained_layout=True)
@@ -49,7 +48,7 @@ def plot_runs(runs: list[Run], output: str, *, log_time: bool = False,
     results = {}  # path -> analyse_run result, reused by the thickness panel
     for condition, group in group_runs(runs).items():
         for k, run in enumerate(group):
-            c = colour.get(run.temperature_K, "k")
+            c = colour[run.condition]
             lw = 2.2 if k == 0 else 0.8
             res = analyse_run(run, window=window, floor=floor) if fits else {}
             results[run.path] = res
@@ -85,9 +84,23 @@ def plot_runs(runs: list[Run], output: str, *, log_time: bool = False,
     return output
 
 
+def _condition_colours(runs: list[Run], plt) -> dict:
+    """condition -> colour: by temperature (cold blue to hot red) when each temperature is one
+    condition; otherwise (e.g. two models at one temperature) one tab10 colour per condition,
+    so that curves of different potentials or models are never drawn alike."""
+    conditions = list(group_runs(runs))
+    temps = sorted({c[0] for c in conditions if c[0] is not None})
+    if len(temps) == len(conditions):
+        cmap = plt.get_cmap("coolwarm")
+        by_t = {T: cmap(i / max(1, len(temps) - 1)) for i, T in enumerate(temps)}
+        return {c: by_t[c[0]] for c in conditions}
+    cmap = plt.get_cmap("tab10")
+    return {c: cmap(i % 10) for i, c in enumerate(conditions)}
+
+
 def _thickness_panel(ax, runs, colour, results, log_time) -> None:
     for k, run in enumerate(runs):
-        c = colour.get(run.temperature_K, "k")
+        c = colour[run.condition]
         t = run.time_ps
         if run.thickness_nm is not None:
             ax.plot(t, run.thickness_nm, color=c, lw=2.0 if k == 0 else 0.8,
