@@ -66,6 +66,10 @@ def plot_runs(runs: list[Run], output: str, *, log_time: bool = False,
                 tt = np.linspace(ce["t0_ps"], t[-1], 200)[1:]
                 ax2.plot(tt, ce["baseline_pct"] + ce["A"] * (tt - ce["t0_ps"]) ** ce["n"],
                          color="k", lw=0.8, ls="--")
+    # the data, not a fitted law extrapolated over noise, sets the vertical scale
+    for ax, series in ((ax1, [r.reduced for r in runs]),
+                       (ax2, [np.r_[r.crystalline, r.amorphous] for r in runs])):
+        _data_ylim(ax, series)
     for ax, ylabel in ((ax1, "reduced (% of electrolyte)"),
                        (ax2, "crystalline (solid), amorphous (dotted) (%)")):
         ax.set_xlabel("time (ps)")
@@ -82,6 +86,15 @@ def plot_runs(runs: list[Run], output: str, *, log_time: bool = False,
     fig.savefig(output, dpi=dpi)
     plt.close(fig)
     return output
+
+
+def _data_ylim(ax, series) -> None:
+    values = np.concatenate([np.asarray(v, float).ravel() for v in series])
+    values = values[np.isfinite(values)]
+    if values.size:
+        lo, hi = min(0.0, values.min()), values.max()
+        pad = 0.05 * (hi - lo) or 1.0
+        ax.set_ylim(lo - (pad if lo < 0 else 0.0), hi + pad)
 
 
 def _condition_colours(runs: list[Run], plt) -> dict:
