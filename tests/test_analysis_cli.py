@@ -92,7 +92,7 @@ def test_plot_colours_two_models_at_one_temperature_apart(tmp_path):
     paths = [str(write_run(tmp_path / f"{m}_{T:g}.h5", t, red, cry, am, temperature_K=T,
                            potential=f"potentials/{m}.mtp"))
              for m, T in (("model-a", 400.0), ("model-b", 400.0))]
-    colours = _condition_colours([load_run(p) for p in paths], plt)
+    colours = _condition_colours([load_run(p).condition for p in paths], plt)
     assert len(colours) == 2 and len({tuple(c) for c in colours.values()}) == 2
-    by_t = _condition_colours([load_run(paths[0])], plt)
+    by_t = _condition_colours([load_run(paths[0]).condition], plt)
     assert list(by_t.values())[0] == plt.get_cmap("coolwarm")(0.0)

@@ -6,6 +6,11 @@
 # Wall times measured on 2 shared cores are in potentials/README.md.
 set -euo pipefail
 D=potentials/make_lipscl_sei
+# new_labels TRAINING SKIP OUT: the configurations a learning run added after the SKIP it
+# started from, gzipped at full precision (the labels committed beside each potential)
+new_labels() {
+  python -c "import gzip, sys; from seimd.io.cfg import read_cfg, format_cfg; c = read_cfg(open(sys.argv[1]).read()); gzip.open(sys.argv[3], 'wt').write(''.join(format_cfg(x, full_precision=True) for x in c[int(sys.argv[2]):]))" "$1" "$2" "$3"
+}
 export OMP_NUM_THREADS=1
 
 # 1. training data for crystallization (7net-0 labels; data/<task>.cfg.gz, ~1 h on 1 core)
@@ -64,7 +69,7 @@ seimd learn $D/learn-S-sei.toml
 cp learn-s-sei/final.mtp $D/lipscl-l08-sei-v3b-al-s.mtp && cp learn-s-sei/final.als $D/lipscl-l08-sei-v3b-al-s.als
 sed -i 's/^potential_name = .*/potential_name = lipscl-l08-sei-v3b-al-s_seimd_learn_on_model_S_7net-0_labels/' \
   $D/lipscl-l08-sei-v3b-al-s.mtp
-python -c "import gzip; from seimd.io.cfg import read_cfg, format_cfg; c = read_cfg(open('learn-s-sei/training.cfg').read()); gzip.open('$D/learn-S-sei.cfg.gz', 'wt').write(''.join(format_cfg(x, full_precision=True) for x in c[918:]))"
+new_labels learn-s-sei/training.cfg 918 $D/learn-S-sei.cfg.gz
 # 5b. second round (5 ps per run and iteration, 3 quiet iterations to stop; in progress)
 seimd learn $D/learn-S-sei-2.toml
 # (sei-v3b-al-s2 = learn-s-sei-2's potential at iteration 13; its labels: learn-S-sei-2.cfg.gz)
@@ -82,7 +87,7 @@ fi
 cp i400.learn/current.mtp $D/lipscl-l08-sei-v3b-al-i.mtp && gzip -c i400.learn/current.als > $D/lipscl-l08-sei-v3b-al-i.als.gz
 sed -i 's/^potential_name = .*/potential_name = lipscl-l08-sei-v3b-al-i_seimd_insitu_learn_on_model_I_400K_7net-0_labels/' \
   $D/lipscl-l08-sei-v3b-al-i.mtp
-python -c "import gzip; from seimd.io.cfg import read_cfg, format_cfg; c = read_cfg(open('i400.learn/training.cfg').read()); gzip.open('$D/learn-I-sei.cfg.gz', 'wt').write(''.join(format_cfg(x, full_precision=True) for x in c[997:]))"
+new_labels i400.learn/training.cfg 997 $D/learn-I-sei.cfg.gz   # 997: learn-I-sei.toml's start set
 # 7. checks of the result: energetics against PBE, model I at 400 K for 300 ps, seeds 1 and 2
 python $D/energetics.py run --teacher mtp:$D/lipscl-l08-sei-v3b-al-i.mtp
 python $D/pbe_labels.py table --mtp $D/lipscl-l08-sei-v3b-al-i.mtp

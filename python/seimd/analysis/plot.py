@@ -38,7 +38,8 @@ def plot_runs(runs: list[Run], output: str, *, log_time: bool = False,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colour = _condition_colours(runs, plt)
+    groups = group_runs(runs)
+    colour = _condition_colours(list(groups), plt)
     profiled = [r for r in runs if r.profile is not None]
     if profiled:
         fig, axes = plt.subplots(2, 2, figsize=(10, 8), constrained_layout=True)
@@ -46,7 +47,7 @@ def plot_runs(runs: list[Run], output: str, *, log_time: bool = False,
     else:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     results = {}  # path -> analyse_run result, reused by the thickness panel
-    for condition, group in group_runs(runs).items():
+    for condition, group in groups.items():
         for k, run in enumerate(group):
             c = colour[run.condition]
             lw = 2.2 if k == 0 else 0.8
@@ -97,11 +98,10 @@ def _data_ylim(ax, series) -> None:
         ax.set_ylim(lo - (pad if lo < 0 else 0.0), hi + pad)
 
 
-def _condition_colours(runs: list[Run], plt) -> dict:
+def _condition_colours(conditions: list[tuple], plt) -> dict:
     """condition -> colour: by temperature (cold blue to hot red) when each temperature is one
     condition; otherwise (e.g. two models at one temperature) one tab10 colour per condition,
     so that curves of different potentials or models are never drawn alike."""
-    conditions = list(group_runs(runs))
     temps = sorted({c[0] for c in conditions if c[0] is not None})
     if len(temps) == len(conditions):
         cmap = plt.get_cmap("coolwarm")
